@@ -1,0 +1,108 @@
+//! The one place where failures become HTTP status codes and `{"errors": "…"}` bodies.
+
+use std::convert::Infallible;
+
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+use warp::Rejection;
+
+use crate::chain::ChainError;
+use crate::node::NodeError;
+use crate::types::AddressParseError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// An address in the path is not an EIP-55 address.
+    #[error("{0}")]
+    InvalidAddress(#[from] AddressParseError),
+    /// The body is missing, not JSON, or has wrong or out-of-range fields.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The route or the resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("Method not allowed on this resource")]
+    MethodNotAllowed,
+    /// The body is over the limit.
+    #[error("Request body is larger than {0} bytes")]
+    PayloadTooLarge(u64),
+    /// The node refused or failed.
+    #[error("{0}")]
+    Node(#[from] NodeError),
+    /// Anything else.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The status code of this failure (SPEC §2.7).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidAddress(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::InvalidInput(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Node(error) => match error {
+                NodeError::UnregisteredToken { .. }
+                | NodeError::AlreadyRegistered { .. }
+                | NodeError::InsufficientTokenBalance { .. } => StatusCode::CONFLICT,
+                NodeError::GasReserve { .. } => StatusCode::PAYMENT_REQUIRED,
+                NodeError::NoSuchChannel { .. } => StatusCode::NOT_FOUND,
+                NodeError::Syncing { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                NodeError::Chain(chain) => match chain {
+                    ChainError::InsufficientEth { .. } => StatusCode::PAYMENT_REQUIRED,
+                    ChainError::NotMined { .. } => StatusCode::REQUEST_TIMEOUT,
+                    ChainError::Reverted { .. } => StatusCode::CONFLICT,
+                    ChainError::Rpc(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                },
+            },
+        }
+    }
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::debug!(error = %self, status = status.as_u16(), "request refused");
+        }
+        let body = warp::reply::json(&serde_json::json!({ "errors": self.to_string() }));
+        warp::reply::with_status(body, status).into_response()
+    }
+}
+
+/// Turns a handler's result into a response.
+pub fn respond<T: Reply>(result: Result<T, ApiError>) -> Result<Response, Infallible> {
+    Ok(match result {
+        Ok(reply) => reply.into_response(),
+        Err(error) => error.into_response(),
+    })
+}
+
+/// Turns warp's own rejections (no route, wrong method, body too large) into error
+/// bodies, so that no error is ever an empty or plain-text answer.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if rejection.is_not_found() {
+        ApiError::NotFound("No such resource".into())
+    } else if let Some(too_large) = rejection.find::<BodyTooLarge>() {
+        ApiError::PayloadTooLarge(too_large.0)
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::PayloadTooLarge(super::body::MAX_BODY_BYTES)
+    } else {
+        ApiError::Internal(format!("Unhandled request: {rejection:?}"))
+    };
+    Ok(error.into_response())
+}
+
+/// A body over the limit (a rejection, since the body filter runs before the handler).
+#[derive(Debug)]
+pub struct BodyTooLarge(pub u64);
+
+impl warp::reject::Reject for BodyTooLarge {}

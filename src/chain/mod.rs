@@ -1,0 +1,320 @@
+//! The only door to a blockchain: the [`Chain`] trait, the events it reports, the
+//! transactions it sends and the errors it can give.
+//!
+//! # The contract of a `Chain`
+//!
+//! * **One account.** A `Chain` value acts for one account, [`Chain::our_address`]: every
+//!   transaction it submits is signed by and paid for by that account.
+//! * **Confirmed view.** [`Chain::block_number`] is the newest *confirmed* block (the head
+//!   minus the chain's confirmation depth). Reads and events never reach past it, so the
+//!   node never acts on something a reorganisation could take back.
+//! * **Events.** [`Chain::events`] returns every event of every registered token network
+//!   (and of the registry) in the inclusive block range asked for, in chain order: by
+//!   block, then by position in the block. Asking twice for the same range gives the same
+//!   events. A channel's `ChannelOpened` comes before its deposits, its deposits before its
+//!   `ChannelClosed`, that before its `ChannelSettled`.
+//! * **Transactions.** [`Chain::submit`] hands a transaction to the chain and returns at
+//!   once with its hash: transactions of one account are included in submission order
+//!   (the chain keeps the nonces). [`Chain::confirm`] waits until it is mined and
+//!   confirmed, and reports its outcome. Submitting several transactions and then
+//!   confirming them together is how a join takes one block instead of one per step.
+//! * **Errors.** [`ChainError`] says which failures are the caller's (not enough ETH, a
+//!   broken contract rule) and which are the chain's (RPC failure, not mined in time).
+//!   A `Chain` never panics on a chain failure.
+
+pub mod gas;
+pub mod sim;
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
+
+/// What happened on chain, as the contracts' events report it (SPEC §5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainEvent {
+    /// The registry created a token network for `token`.
+    TokenNetworkCreated {
+        /// The ERC20 token.
+        token: Address,
+        /// The new token network contract.
+        token_network: Address,
+        /// Settle timeout of the new network, in seconds.
+        settle_timeout: u64,
+    },
+    /// A channel was opened between two participants.
+    ChannelOpened {
+        /// The token network that holds the channel.
+        token_network: Address,
+        /// The channel's identifier.
+        channel_id: ChannelId,
+        /// The first participant (the opener's choice of order).
+        participant1: Address,
+        /// The second participant.
+        participant2: Address,
+    },
+    /// A participant's total deposit in a channel grew.
+    ChannelNewDeposit {
+        /// The token network that holds the channel.
+        token_network: Address,
+        /// The channel's identifier.
+        channel_id: ChannelId,
+        /// Whose deposit grew.
+        participant: Address,
+        /// The participant's new total deposit.
+        total_deposit: TokenAmount,
+    },
+    /// A channel was closed; it can be settled once the settle timeout has passed after
+    /// the close block's timestamp.
+    ChannelClosed {
+        /// The token network that holds the channel.
+        token_network: Address,
+        /// The channel's identifier.
+        channel_id: ChannelId,
+        /// Who closed it.
+        closing_participant: Address,
+    },
+    /// A channel was settled and its deposits paid out.
+    ChannelSettled {
+        /// The token network that held the channel.
+        token_network: Address,
+        /// The channel's identifier.
+        channel_id: ChannelId,
+        /// The first participant and what it was paid.
+        participant1: (Address, TokenAmount),
+        /// The second participant and what it was paid.
+        participant2: (Address, TokenAmount),
+    },
+}
+
+/// An event with the block it was mined in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Block number.
+    pub block: u64,
+    /// Block timestamp, in seconds.
+    pub timestamp: u64,
+    /// What happened.
+    pub event: ChainEvent,
+}
+
+/// A transaction the node can send. Signing, nonces and gas are the chain's business.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transaction {
+    /// Create the token network of `token` in the registry, with no deposit limits.
+    RegisterToken {
+        /// The ERC20 token.
+        token: Address,
+    },
+    /// ERC20 `approve(spender, amount)`: lets a token network pull our deposits.
+    Approve {
+        /// The ERC20 token.
+        token: Address,
+        /// Who may spend (the token network).
+        spender: Address,
+        /// The allowance, replacing any earlier one.
+        amount: TokenAmount,
+    },
+    /// `openChannel(us, partner)`.
+    OpenChannel {
+        /// The token network.
+        token_network: Address,
+        /// The other participant.
+        partner: Address,
+    },
+    /// `openChannelWithDeposit(us, partner, total_deposit)`.
+    OpenChannelWithDeposit {
+        /// The token network.
+        token_network: Address,
+        /// The other participant.
+        partner: Address,
+        /// Our deposit in the new channel.
+        total_deposit: TokenAmount,
+    },
+    /// `setTotalDeposit(channel, us, total_deposit, partner)`.
+    SetTotalDeposit {
+        /// The token network.
+        token_network: Address,
+        /// The channel.
+        channel_id: ChannelId,
+        /// The other participant.
+        partner: Address,
+        /// Our new total deposit (strictly more than the old one).
+        total_deposit: TokenAmount,
+    },
+    /// `closeChannel` with an empty balance proof and our counter-signature.
+    CloseChannel {
+        /// The token network.
+        token_network: Address,
+        /// The channel.
+        channel_id: ChannelId,
+        /// The other participant.
+        partner: Address,
+    },
+    /// `settleChannel` with zero transferred and locked amounts on both sides.
+    SettleChannel {
+        /// The token network.
+        token_network: Address,
+        /// The channel.
+        channel_id: ChannelId,
+        /// The other participant.
+        partner: Address,
+    },
+    /// The test token's `mintFor(amount, to)`.
+    MintFor {
+        /// The test token.
+        token: Address,
+        /// Who receives the new tokens.
+        to: Address,
+        /// How many.
+        amount: TokenAmount,
+    },
+}
+
+impl Transaction {
+    /// A short name for logs and error messages, such as `openChannelWithDeposit`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transaction::RegisterToken { .. } => "createERC20TokenNetwork",
+            Transaction::Approve { .. } => "approve",
+            Transaction::OpenChannel { .. } => "openChannel",
+            Transaction::OpenChannelWithDeposit { .. } => "openChannelWithDeposit",
+            Transaction::SetTotalDeposit { .. } => "setTotalDeposit",
+            Transaction::CloseChannel { .. } => "closeChannel",
+            Transaction::SettleChannel { .. } => "settleChannel",
+            Transaction::MintFor { .. } => "mintFor",
+        }
+    }
+}
+
+/// A transaction handed to the chain and not yet confirmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingTx {
+    /// The transaction hash.
+    pub hash: B256,
+    /// What was sent.
+    pub transaction: Transaction,
+}
+
+/// A mined and confirmed, successful transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The block it was mined in.
+    pub block: u64,
+    /// Gas it used.
+    pub gas_used: u64,
+    /// The channel it opened, for the two open transactions.
+    pub channel_id: Option<ChannelId>,
+    /// The token network it created, for `RegisterToken`.
+    pub token_network: Option<Address>,
+}
+
+/// Latest confirmed block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Block number.
+    pub number: u64,
+    /// Block timestamp, in seconds.
+    pub timestamp: u64,
+}
+
+/// Why a chain call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The account has not enough ETH to pay for the transaction's gas.
+    #[error("insufficient ETH for {transaction}: {needed} wei needed, {available} wei available")]
+    InsufficientEth {
+        /// The transaction's name.
+        transaction: &'static str,
+        /// Wei it would cost.
+        needed: U256,
+        /// Wei the account has.
+        available: U256,
+    },
+    /// The transaction was not mined within the allowed time.
+    #[error("transaction {transaction} {hash} was not mined within {timeout:?}")]
+    NotMined {
+        /// The transaction's name.
+        transaction: &'static str,
+        /// Its hash.
+        hash: B256,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The transaction was mined but a contract rule refused it.
+    #[error("transaction {transaction} {hash} reverted: {reason}")]
+    Reverted {
+        /// The transaction's name.
+        transaction: &'static str,
+        /// Its hash.
+        hash: B256,
+        /// The rule it broke, as the contract says it.
+        reason: String,
+    },
+    /// The chain's node could not be reached or gave an answer we cannot use.
+    #[error("chain RPC failed: {0}")]
+    Rpc(String),
+}
+
+/// What the node needs from a blockchain. See the module docs for the contract.
+///
+/// Every method's future is `Send`, so that the node can run them on any worker thread.
+pub trait Chain: Clone + Send + Sync + 'static {
+    /// The account this chain value signs and pays for.
+    fn our_address(&self) -> Address;
+
+    /// The newest confirmed block.
+    fn latest_block(&self) -> impl Future<Output = Result<BlockInfo, ChainError>> + Send;
+
+    /// The current gas price, in wei per gas.
+    fn gas_price(&self) -> impl Future<Output = Result<U256, ChainError>> + Send;
+
+    /// ETH balance of `owner`, in wei.
+    fn eth_balance(&self, owner: Address)
+        -> impl Future<Output = Result<U256, ChainError>> + Send;
+
+    /// Token balance of `owner`.
+    fn token_balance(
+        &self,
+        token: Address,
+        owner: Address,
+    ) -> impl Future<Output = Result<TokenAmount, ChainError>> + Send;
+
+    /// The token network of `token`, if the registry has one.
+    fn token_network(
+        &self,
+        token: Address,
+    ) -> impl Future<Output = Result<Option<Address>, ChainError>> + Send;
+
+    /// The settle timeout of a token network, in seconds.
+    fn settle_timeout(
+        &self,
+        token_network: Address,
+    ) -> impl Future<Output = Result<u64, ChainError>> + Send;
+
+    /// Every event in blocks `from..=to`, in chain order.
+    fn events(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<EventRecord>, ChainError>> + Send;
+
+    /// Signs and sends `transaction`; returns once the chain has accepted it.
+    fn submit(
+        &self,
+        transaction: Transaction,
+    ) -> impl Future<Output = Result<PendingTx, ChainError>> + Send;
+
+    /// Waits until `pending` is mined and confirmed. Returns its receipt, or
+    /// [`ChainError::Reverted`] if a contract rule refused it. Waits as long as it takes:
+    /// callers bound it with their own timeout.
+    fn confirm(
+        &self,
+        pending: &PendingTx,
+    ) -> impl Future<Output = Result<Receipt, ChainError>> + Send;
+
+    /// How often it is worth asking for new blocks.
+    fn poll_interval(&self) -> Duration;
+}

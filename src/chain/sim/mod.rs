@@ -1,0 +1,610 @@
+//! `SimChain`: the in-memory chain (SPEC §6).
+//!
+//! A [`Ledger`] (accounts, tokens, token networks, channels, the contract rules) behind a
+//! thin async adapter that adds what a real chain has and a ledger does not: blocks every
+//! `block_time`, an inclusion latency for each transaction, gas paid in ETH, and faults a
+//! test can inject. Time is tokio's clock, so the same code runs on the wall clock in
+//! `tokennet node` and on a paused, auto-advancing clock in tests.
+//!
+//! One `SimChain` is shared by any number of nodes: [`SimChain::for_account`] gives each
+//! node a handle that signs as its own account.
+
+mod faults;
+pub mod ledger;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use alloy_primitives::keccak256;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub use faults::{Fault, FaultRule};
+pub use ledger::{Ledger, Outcome, Revert};
+
+use crate::chain::gas::{GasTable, GAS};
+use crate::chain::{
+    BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, Transaction,
+};
+use crate::types::{Address, TokenAmount, B256, U256};
+
+/// Default block interval of the simulated chain.
+pub const DEFAULT_BLOCK_TIME: Duration = Duration::from_secs(1);
+/// Default gas price: 1 gwei.
+pub const DEFAULT_GAS_PRICE_WEI: u64 = 1_000_000_000;
+/// Default settle timeout of the simulated chain's registry, in seconds.
+pub const DEFAULT_SETTLE_TIMEOUT_SECS: u64 = 15;
+/// Timestamp of the genesis block (2026-01-01T00:00:00Z).
+pub const GENESIS_TIMESTAMP: u64 = 1_767_225_600;
+
+/// How long a transaction waits before it can be included in a block.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Latency {
+    /// Always the same.
+    Fixed(Duration),
+    /// Drawn uniformly from `min..=max` for each transaction, from the chain's seed.
+    Uniform {
+        /// Shortest latency.
+        min: Duration,
+        /// Longest latency.
+        max: Duration,
+    },
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::Fixed(Duration::ZERO)
+    }
+}
+
+impl Latency {
+    fn sample(&self, rng: &mut ChaCha8Rng) -> Duration {
+        match *self {
+            Latency::Fixed(latency) => latency,
+            Latency::Uniform { min, max } if max > min => {
+                let span = (max - min).as_nanos() as u64;
+                min + Duration::from_nanos(rng.random_range(0..=span))
+            }
+            Latency::Uniform { min, .. } => min,
+        }
+    }
+}
+
+/// Knobs of a simulated chain. Build one with [`SimChain::builder`].
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Seed of every random draw (latencies, derived addresses).
+    pub seed: u64,
+    /// Interval between blocks.
+    pub block_time: Duration,
+    /// Inclusion latency of every account without its own.
+    pub latency: Latency,
+    /// Gas price in wei.
+    pub gas_price: U256,
+    /// Settle timeout of new token networks, seconds.
+    pub settle_timeout: u64,
+    /// Blocks a transaction or event waits before it counts as confirmed.
+    pub confirmation_blocks: u64,
+    /// Gas charged per transaction kind.
+    pub gas: GasTable,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            block_time: DEFAULT_BLOCK_TIME,
+            latency: Latency::default(),
+            gas_price: U256::from(DEFAULT_GAS_PRICE_WEI),
+            settle_timeout: DEFAULT_SETTLE_TIMEOUT_SECS,
+            confirmation_blocks: 0,
+            gas: GAS,
+        }
+    }
+}
+
+/// Builds a [`SimChain`].
+#[derive(Clone, Debug, Default)]
+pub struct SimChainBuilder {
+    config: SimConfig,
+}
+
+impl SimChainBuilder {
+    /// Seed of the simulation.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Interval between blocks.
+    pub fn block_time(mut self, block_time: Duration) -> Self {
+        self.config.block_time = block_time;
+        self
+    }
+
+    /// Inclusion latency of every transaction (accounts can override it later).
+    pub fn latency(mut self, latency: Latency) -> Self {
+        self.config.latency = latency;
+        self
+    }
+
+    /// Gas price in wei.
+    pub fn gas_price(mut self, wei: U256) -> Self {
+        self.config.gas_price = wei;
+        self
+    }
+
+    /// Settle timeout of new token networks, in seconds (at least 1).
+    pub fn settle_timeout(mut self, seconds: u64) -> Self {
+        self.config.settle_timeout = seconds.max(1);
+        self
+    }
+
+    /// Confirmation depth.
+    pub fn confirmation_blocks(mut self, blocks: u64) -> Self {
+        self.config.confirmation_blocks = blocks;
+        self
+    }
+
+    /// Builds the chain and starts producing blocks. Must be called inside a tokio
+    /// runtime. The returned handle acts for an administrator account with no funds,
+    /// fit for setting the chain up; [`SimChain::for_account`] gives nodes theirs.
+    pub fn build(self) -> SimChain {
+        let config = self.config;
+        let ledger = Ledger::new(config.seed, config.settle_timeout);
+        let admin = ledger.derive_address("admin", 0);
+        let (blocks, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(SimState {
+                ledger,
+                head: BlockInfo {
+                    number: 0,
+                    timestamp: GENESIS_TIMESTAMP,
+                },
+                started: Instant::now(),
+                events: Vec::new(),
+                mempool: Vec::new(),
+                receipts: HashMap::new(),
+                accounts: HashMap::new(),
+                faults: Vec::new(),
+                latency_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_1a7e),
+                default_latency: config.latency,
+                tx_counter: 0,
+            }),
+            blocks,
+            config,
+        });
+        spawn_block_producer(Arc::downgrade(&shared));
+        SimChain {
+            shared,
+            account: admin,
+        }
+    }
+}
+
+/// A transaction waiting in the mempool.
+#[derive(Debug)]
+struct MempoolEntry {
+    pending: PendingTx,
+    sender: Address,
+    include_at: Instant,
+    /// Gas it will cost (reserved from the sender's ETH until it is mined).
+    cost: U256,
+    fault: Option<Fault>,
+}
+
+/// Per-account bookkeeping of the adapter.
+#[derive(Debug, Default)]
+struct AccountState {
+    nonce: u64,
+    latency: Option<Latency>,
+    /// No transaction of the account is included before its predecessor.
+    last_include_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct SimState {
+    ledger: Ledger,
+    head: BlockInfo,
+    started: Instant,
+    events: Vec<EventRecord>,
+    mempool: Vec<MempoolEntry>,
+    receipts: HashMap<B256, (u64, Result<Receipt, ChainError>)>,
+    accounts: HashMap<Address, AccountState>,
+    faults: Vec<FaultRule>,
+    latency_rng: ChaCha8Rng,
+    /// Latency of accounts without their own.
+    default_latency: Latency,
+    tx_counter: u64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<SimState>,
+    /// The head block number, for waiters.
+    blocks: watch::Sender<u64>,
+    config: SimConfig,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        // A panic while holding the lock leaves a half-applied block: nothing sensible can
+        // continue from there, so propagate it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| panic!("simulated chain state poisoned: {poisoned}"))
+    }
+}
+
+fn spawn_block_producer(shared: Weak<Shared>) {
+    let Some(strong) = shared.upgrade() else {
+        return;
+    };
+    let block_time = strong.config.block_time;
+    drop(strong);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(Instant::now() + block_time, block_time);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticks.tick().await;
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let head = shared.lock().mine_block(&shared.config);
+            shared.blocks.send_replace(head);
+        }
+    });
+}
+
+impl SimState {
+    fn timestamp_now(&self) -> u64 {
+        GENESIS_TIMESTAMP + self.started.elapsed().as_secs()
+    }
+
+    fn next_block(&mut self) -> BlockInfo {
+        // Timestamps never go backwards and never repeat within a second's worth of
+        // blocks going forward: at least the previous one.
+        let timestamp = self.timestamp_now().max(self.head.timestamp);
+        self.head = BlockInfo {
+            number: self.head.number + 1,
+            timestamp,
+        };
+        self.head
+    }
+
+    /// Mines one block with every transaction whose latency has passed.
+    fn mine_block(&mut self, config: &SimConfig) -> u64 {
+        let now = Instant::now();
+        let block = self.next_block();
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.mempool)
+            .into_iter()
+            .partition(|entry| entry.include_at <= now && entry.fault != Some(Fault::NeverMine));
+        self.mempool = waiting;
+        for entry in ready {
+            self.include(entry, block, config);
+        }
+        block.number
+    }
+
+    fn include(&mut self, entry: MempoolEntry, block: BlockInfo, config: &SimConfig) {
+        let name = entry.pending.transaction.name();
+        let hash = entry.pending.hash;
+        let gas_used = gas_of(&config.gas, &entry.pending.transaction);
+        if let Err(available) = self.ledger.charge_gas(&entry.sender, entry.cost) {
+            let error = ChainError::InsufficientEth {
+                transaction: name,
+                needed: entry.cost,
+                available,
+            };
+            self.receipts.insert(hash, (block.number, Err(error)));
+            return;
+        }
+        let result = match entry.fault {
+            Some(Fault::Revert(reason)) => Err(Revert(reason)),
+            _ => self
+                .ledger
+                .execute(entry.sender, &entry.pending.transaction, block.timestamp),
+        };
+        let receipt = match result {
+            Ok(outcome) => {
+                self.record(block, outcome.events);
+                Ok(Receipt {
+                    hash,
+                    block: block.number,
+                    gas_used,
+                    channel_id: outcome.channel_id,
+                    token_network: outcome.token_network,
+                })
+            }
+            Err(Revert(reason)) => Err(ChainError::Reverted {
+                transaction: name,
+                hash,
+                reason,
+            }),
+        };
+        self.receipts.insert(hash, (block.number, receipt));
+    }
+
+    fn record(&mut self, block: BlockInfo, events: Vec<ChainEvent>) {
+        self.events
+            .extend(events.into_iter().map(|event| EventRecord {
+                block: block.number,
+                timestamp: block.timestamp,
+                event,
+            }));
+    }
+
+    fn confirmed_head(&self, config: &SimConfig) -> BlockInfo {
+        let number = self.head.number.saturating_sub(config.confirmation_blocks);
+        BlockInfo {
+            number,
+            timestamp: self.head.timestamp,
+        }
+    }
+
+    fn take_fault(&mut self, account: Address, transaction: Option<&Transaction>) -> Option<Fault> {
+        let index = self
+            .faults
+            .iter()
+            .position(|rule| rule.matches(account, transaction))?;
+        let rule = &mut self.faults[index];
+        let fault = rule.fault.clone();
+        rule.remaining -= 1;
+        if rule.remaining == 0 {
+            self.faults.remove(index);
+        }
+        Some(fault)
+    }
+
+    /// ETH the account has promised to pending transactions.
+    fn reserved_eth(&self, account: &Address) -> U256 {
+        self.mempool
+            .iter()
+            .filter(|entry| &entry.sender == account)
+            .map(|entry| entry.cost)
+            .fold(U256::ZERO, |sum, cost| sum + cost)
+    }
+}
+
+fn gas_of(table: &GasTable, transaction: &Transaction) -> u64 {
+    match transaction {
+        Transaction::RegisterToken { .. } => table.create_token_network,
+        Transaction::Approve { .. } => table.approve,
+        Transaction::OpenChannel { .. } => table.open_channel,
+        Transaction::OpenChannelWithDeposit { .. } => table.open_channel_with_deposit,
+        Transaction::SetTotalDeposit { .. } => table.set_total_deposit,
+        Transaction::CloseChannel { .. } => table.close_channel,
+        Transaction::SettleChannel { .. } => table.settle_channel,
+        Transaction::MintFor { .. } => table.mint,
+    }
+}
+
+/// A handle on a simulated chain, acting for one account. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SimChain {
+    shared: Arc<Shared>,
+    account: Address,
+}
+
+impl SimChain {
+    /// Starts building a simulated chain.
+    pub fn builder() -> SimChainBuilder {
+        SimChainBuilder::default()
+    }
+
+    /// A handle on the same chain that signs as `account`.
+    pub fn for_account(&self, account: Address) -> SimChain {
+        SimChain {
+            shared: Arc::clone(&self.shared),
+            account,
+        }
+    }
+
+    /// The chain's configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// A new account with `eth` wei, its address derived from the seed and `index`.
+    pub fn create_account(&self, index: u64, eth: U256) -> Address {
+        let mut state = self.shared.lock();
+        let address = state.ledger.derive_address("account", index);
+        state.ledger.set_eth_balance(address, eth);
+        address
+    }
+
+    /// Sets an account's ETH balance.
+    pub fn set_eth_balance(&self, account: Address, wei: U256) {
+        self.shared.lock().ledger.set_eth_balance(account, wei);
+    }
+
+    /// Deploys a test token (with `mintFor`).
+    pub fn deploy_test_token(&self) -> Address {
+        self.shared.lock().ledger.deploy_token(true)
+    }
+
+    /// Gives `to` new tokens, outside any transaction (a genesis allocation).
+    pub fn mint(&self, token: Address, to: Address, amount: U256) -> Result<(), Revert> {
+        self.shared.lock().ledger.mint(token, to, amount)
+    }
+
+    /// Runs `transaction` as `sender` right now, in a block of its own, without gas or
+    /// latency: for setting a chain up before nodes act on it.
+    pub fn execute_now(&self, sender: Address, transaction: &Transaction) -> Result<Outcome, Revert> {
+        let outcome = {
+            let mut state = self.shared.lock();
+            let block = state.next_block();
+            let outcome = state.ledger.execute(sender, transaction, block.timestamp)?;
+            state.record(block, outcome.events.clone());
+            outcome
+        };
+        let head = self.shared.lock().head.number;
+        self.shared.blocks.send_replace(head);
+        Ok(outcome)
+    }
+
+    /// Reads the ledger.
+    pub fn with_ledger<T>(&self, read: impl FnOnce(&Ledger) -> T) -> T {
+        read(&self.shared.lock().ledger)
+    }
+
+    /// Injects a fault: it hits the next matching calls or transactions.
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.lock().faults.push(rule);
+    }
+
+    /// Removes every injected fault not yet used.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Sets the inclusion latency of one account's transactions, or of every account
+    /// without its own (`None`).
+    pub fn set_latency(&self, account: Option<Address>, latency: Latency) {
+        let mut state = self.shared.lock();
+        match account {
+            Some(account) => state.accounts.entry(account).or_default().latency = Some(latency),
+            None => state.default_latency = latency,
+        }
+    }
+
+    /// The head block (not only the confirmed one).
+    pub fn head(&self) -> BlockInfo {
+        self.shared.lock().head
+    }
+
+    fn rpc_fault(&self) -> Result<(), ChainError> {
+        match self.shared.lock().take_fault(self.account, None) {
+            Some(Fault::RpcFailure(message)) => Err(ChainError::Rpc(message)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Chain for SimChain {
+    fn our_address(&self) -> Address {
+        self.account
+    }
+
+    async fn latest_block(&self) -> Result<BlockInfo, ChainError> {
+        self.rpc_fault()?;
+        Ok(self.shared.lock().confirmed_head(&self.shared.config))
+    }
+
+    async fn gas_price(&self) -> Result<U256, ChainError> {
+        self.rpc_fault()?;
+        Ok(self.shared.config.gas_price)
+    }
+
+    async fn eth_balance(&self, owner: Address) -> Result<U256, ChainError> {
+        self.rpc_fault()?;
+        Ok(self.shared.lock().ledger.eth_balance(&owner))
+    }
+
+    async fn token_balance(&self, token: Address, owner: Address) -> Result<TokenAmount, ChainError> {
+        self.rpc_fault()?;
+        Ok(TokenAmount(
+            self.shared.lock().ledger.token_balance(&token, &owner),
+        ))
+    }
+
+    async fn token_network(&self, token: Address) -> Result<Option<Address>, ChainError> {
+        self.rpc_fault()?;
+        Ok(self.shared.lock().ledger.token_network_of(&token))
+    }
+
+    async fn settle_timeout(&self, token_network: Address) -> Result<u64, ChainError> {
+        self.rpc_fault()?;
+        self.shared
+            .lock()
+            .ledger
+            .token_network(&token_network)
+            .map(|network| network.settle_timeout)
+            .ok_or_else(|| ChainError::Rpc(format!("no token network at {token_network}")))
+    }
+
+    async fn events(&self, from: u64, to: u64) -> Result<Vec<EventRecord>, ChainError> {
+        self.rpc_fault()?;
+        let state = self.shared.lock();
+        let to = to.min(state.confirmed_head(&self.shared.config).number);
+        let start = state.events.partition_point(|record| record.block < from);
+        let end = state.events.partition_point(|record| record.block <= to);
+        Ok(state.events[start..end.max(start)].to_vec())
+    }
+
+    async fn submit(&self, transaction: Transaction) -> Result<PendingTx, ChainError> {
+        let config = &self.shared.config;
+        let mut state = self.shared.lock();
+        let fault = state.take_fault(self.account, Some(&transaction));
+        if let Some(Fault::RpcFailure(message)) = fault {
+            return Err(ChainError::Rpc(message));
+        }
+        let cost = config.gas_price * U256::from(gas_of(&config.gas, &transaction));
+        let available = state
+            .ledger
+            .eth_balance(&self.account)
+            .saturating_sub(state.reserved_eth(&self.account));
+        if available < cost {
+            return Err(ChainError::InsufficientEth {
+                transaction: transaction.name(),
+                needed: cost,
+                available,
+            });
+        }
+        state.tx_counter += 1;
+        let default_latency = state.default_latency;
+        let account_latency = state.accounts.get(&self.account).and_then(|a| a.latency);
+        let latency = account_latency
+            .unwrap_or(default_latency)
+            .sample(&mut state.latency_rng);
+        let account = state.accounts.entry(self.account).or_default();
+        account.nonce += 1;
+        let mut include_at = Instant::now() + latency;
+        if let Some(previous) = account.last_include_at {
+            include_at = include_at.max(previous);
+        }
+        account.last_include_at = Some(include_at);
+        let hash = keccak256(
+            [
+                self.account.as_slice(),
+                &account.nonce.to_be_bytes(),
+                &config.seed.to_be_bytes(),
+            ]
+            .concat(),
+        );
+        let pending = PendingTx { hash, transaction };
+        state.mempool.push(MempoolEntry {
+            pending: pending.clone(),
+            sender: self.account,
+            include_at,
+            cost,
+            fault,
+        });
+        Ok(pending)
+    }
+
+    async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
+        let mut blocks = self.shared.blocks.subscribe();
+        loop {
+            {
+                let state = self.shared.lock();
+                if let Some((mined_in, receipt)) = state.receipts.get(&pending.hash) {
+                    let confirmed = state.confirmed_head(&self.shared.config).number;
+                    if *mined_in <= confirmed {
+                        return receipt.clone();
+                    }
+                }
+            }
+            if blocks.changed().await.is_err() {
+                return Err(ChainError::Rpc("the simulated chain stopped".into()));
+            }
+        }
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.shared.config.block_time
+    }
+}

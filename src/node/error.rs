@@ -1,0 +1,57 @@
+//! What can go wrong in the node, as data: the API maps each variant to a status code in
+//! one place (`api::error`).
+
+use crate::chain::ChainError;
+use crate::types::{Address, U256};
+
+/// Why a node operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// The token has no token network on this chain.
+    #[error("Token {token} is not registered; register it with PUT /api/v1/tokens/{token}")]
+    UnregisteredToken {
+        /// The token, checksummed in the message.
+        token: Address,
+    },
+    /// The token already has a token network.
+    #[error("Token {token} is already registered")]
+    AlreadyRegistered {
+        /// The token.
+        token: Address,
+    },
+    /// `funds` is more than we have of the token.
+    #[error("Insufficient balance for token {token}: funds {funds} exceed the {available} available")]
+    InsufficientTokenBalance {
+        /// The token.
+        token: Address,
+        /// What was asked for.
+        funds: U256,
+        /// Our balance plus what we already have in open channels of this token.
+        available: U256,
+    },
+    /// Our ETH does not cover the gas reserve (SPEC §4).
+    #[error("The account balance is below the estimated amount necessary to finish the lifecycles of all active channels. A balance of at least {required} wei is required.")]
+    GasReserve {
+        /// The reserve.
+        required: U256,
+        /// Our balance.
+        available: U256,
+    },
+    /// No such channel.
+    #[error("Channel with partner {partner} for token {token} not found")]
+    NoSuchChannel {
+        /// The token.
+        token: Address,
+        /// The partner.
+        partner: Address,
+    },
+    /// The node is still catching up with the chain.
+    #[error("The node is still syncing with the chain ({blocks_to_sync} blocks to go); try again shortly")]
+    Syncing {
+        /// Blocks left.
+        blocks_to_sync: u64,
+    },
+    /// A chain call or transaction failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}

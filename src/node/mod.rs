@@ -1,0 +1,477 @@
+//! `Node<C: Chain>`: the runtime around the connection policy.
+//!
+//! It follows the chain's events into its [`View`], feeds the policy, executes the
+//! policy's actions through the chain, and serializes the work of each token network:
+//! a join, a leave, a retry or a reaction to a partner's deposit in one token network
+//! waits for the one in progress there, while other token networks and every read go on
+//! at once.
+
+mod error;
+mod executor;
+mod follower;
+pub mod view;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::watch;
+
+pub use error::NodeError;
+pub use view::{ChannelPhase, NetworkState, OurChannel, View};
+
+use crate::chain::gas::{gas_reserve, ReserveInputs, GAS};
+use crate::chain::{Chain, ChainError, Transaction};
+use crate::connection::{ConnectionManager, ConnectionParams};
+use crate::types::{Address, TokenAmount, B256, U256};
+
+/// Default time a transaction may take to be mined before the call answers 408.
+pub const DEFAULT_TX_TIMEOUT: Duration = Duration::from_secs(120);
+/// The reveal timeout reported in channel objects (no payments, so nothing uses it).
+pub const DEFAULT_REVEAL_TIMEOUT: u64 = 50;
+
+/// Knobs of a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Time a transaction may take to be mined.
+    pub tx_timeout: Duration,
+    /// Seed of the partner choices.
+    pub seed: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            tx_timeout: DEFAULT_TX_TIMEOUT,
+            seed: 0,
+        }
+    }
+}
+
+/// Builds and starts a [`Node`].
+#[derive(Debug)]
+pub struct NodeBuilder<C: Chain> {
+    chain: C,
+    config: NodeConfig,
+}
+
+impl<C: Chain> NodeBuilder<C> {
+    /// Time a transaction may take to be mined.
+    pub fn tx_timeout(mut self, timeout: Duration) -> Self {
+        self.config.tx_timeout = timeout;
+        self
+    }
+
+    /// Seed of the partner choices (with the node's address, so that nodes sharing a
+    /// seed still choose differently).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Starts following the chain. Must be called inside a tokio runtime.
+    pub fn start(self) -> Node<C> {
+        let us = self.chain.our_address();
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.config.seed.to_le_bytes());
+        seed[12..].copy_from_slice(us.as_slice());
+        let (sync, _) = watch::channel(SyncState::default());
+        let inner = Arc::new(Inner {
+            chain: self.chain,
+            config: self.config,
+            us,
+            view: Mutex::new(View::new(us)),
+            sync,
+            queues: Mutex::new(HashMap::new()),
+            rng: Mutex::new(ChaCha8Rng::from_seed(seed)),
+        });
+        follower::spawn(Arc::downgrade(&inner));
+        Node { inner }
+    }
+}
+
+/// How far the node has followed the chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SyncState {
+    /// Last block whose events are in the view.
+    processed: u64,
+    /// Newest confirmed block seen.
+    head: u64,
+    /// Whether the first catch-up is done.
+    ready: bool,
+}
+
+/// Whether the node can take joins and leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Following the chain.
+    Ready,
+    /// Catching up.
+    Syncing {
+        /// Blocks left.
+        blocks_to_sync: u64,
+    },
+}
+
+/// One joined token network, as `GET /connections` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionSummary {
+    /// The token.
+    pub token: Address,
+    /// `funds` of the last successful PUT; zero if never joined.
+    pub funds: U256,
+    /// Sum of our deposits over our open channels.
+    pub sum_deposits: U256,
+    /// Number of our open channels.
+    pub channels: u64,
+}
+
+/// One of our channels with its token network, as the channel endpoints report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelSummary {
+    /// The token.
+    pub token: Address,
+    /// The token network.
+    pub token_network: Address,
+    /// Settle timeout, seconds.
+    pub settle_timeout: u64,
+    /// The channel.
+    pub channel: OurChannel,
+}
+
+pub(crate) struct Inner<C: Chain> {
+    chain: C,
+    config: NodeConfig,
+    us: Address,
+    view: Mutex<View>,
+    sync: watch::Sender<SyncState>,
+    /// One queue per token network (keyed by its address).
+    queues: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
+    rng: Mutex<ChaCha8Rng>,
+}
+
+/// A node: one account, its connection managers, its view of the chain. Cheap to clone.
+pub struct Node<C: Chain> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C: Chain> Clone for Node<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded data are plain maps updated in short critical sections that do not
+    // panic; if one did, the data are still consistent, so keep going.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<C: Chain> Node<C> {
+    /// Starts building a node on `chain`.
+    pub fn builder(chain: C) -> NodeBuilder<C> {
+        NodeBuilder {
+            chain,
+            config: NodeConfig::default(),
+        }
+    }
+
+    /// Our address.
+    pub fn address(&self) -> Address {
+        self.inner.us
+    }
+
+    /// The chain the node acts on.
+    pub fn chain(&self) -> &C {
+        &self.inner.chain
+    }
+
+    /// Whether the node follows the chain or is still catching up.
+    pub fn status(&self) -> NodeStatus {
+        let sync = *self.inner.sync.borrow();
+        if sync.ready {
+            NodeStatus::Ready
+        } else {
+            NodeStatus::Syncing {
+                blocks_to_sync: sync.head.saturating_sub(sync.processed),
+            }
+        }
+    }
+
+    /// Waits until the first catch-up with the chain is done.
+    pub async fn wait_ready(&self) {
+        let mut sync = self.inner.sync.subscribe();
+        // The sender lives as long as `self`, so `wait_for` cannot fail here.
+        let _ = sync.wait_for(|state| state.ready).await;
+    }
+
+    /// Registered tokens, in registration order.
+    pub fn tokens(&self) -> Vec<Address> {
+        lock(&self.inner.view).tokens().collect()
+    }
+
+    /// The token network of `token`, as far as the view knows.
+    pub fn token_network(&self, token: &Address) -> Option<Address> {
+        lock(&self.inner.view).token_network_of(token)
+    }
+
+    /// Every token network where we have an open channel (SPEC §2.2).
+    pub fn connections(&self) -> Vec<ConnectionSummary> {
+        let view = lock(&self.inner.view);
+        view.networks()
+            .filter_map(|network| {
+                let open = network
+                    .channels
+                    .values()
+                    .filter(|c| c.phase == ChannelPhase::Opened)
+                    .count();
+                (open > 0).then(|| ConnectionSummary {
+                    token: network.token,
+                    funds: network.reported_funds,
+                    sum_deposits: network.sum_open_deposits(),
+                    channels: open as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// Our non-settled channels, of one token or all, ordered by token then identifier.
+    pub fn channels(&self, token: Option<Address>) -> Vec<ChannelSummary> {
+        let view = lock(&self.inner.view);
+        let mut channels = Vec::new();
+        for network in view.networks() {
+            if token.is_some_and(|token| token != network.token) {
+                continue;
+            }
+            let mut ours: Vec<OurChannel> = network.channels.values().copied().collect();
+            ours.sort_by_key(|c| c.id);
+            channels.extend(ours.into_iter().map(|channel| ChannelSummary {
+                token: network.token,
+                token_network: network.address,
+                settle_timeout: network.settle_timeout,
+                channel,
+            }));
+        }
+        channels
+    }
+
+    /// Our non-settled channel with `partner` in the network of `token`.
+    pub fn channel(&self, token: Address, partner: Address) -> Result<ChannelSummary, NodeError> {
+        self.channels(Some(token))
+            .into_iter()
+            .find(|c| c.channel.partner == partner)
+            .ok_or(NodeError::NoSuchChannel { token, partner })
+    }
+
+    /// The connection manager of `token`, if it was ever joined.
+    pub fn connection_manager(&self, token: &Address) -> Option<ConnectionManager> {
+        let view = lock(&self.inner.view);
+        let network = view.token_network_of(token)?;
+        view.network(&network)?.manager
+    }
+
+    /// Join (SPEC §2.3, §3): checks balances and the gas reserve, stores the parameters,
+    /// opens and funds channels, and returns once every transaction is mined.
+    pub async fn join(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
+        self.ensure_ready()?;
+        let token_network = self.require_token_network(token).await?;
+        let queue = self.queue(token_network);
+        let _turn = queue.lock().await;
+
+        let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
+        let committed = self
+            .with_network(token_network, |n| n.sum_open_deposits())
+            .unwrap_or_default();
+        let available = balance.get().saturating_add(committed);
+        if params.funds > available {
+            return Err(NodeError::InsufficientTokenBalance {
+                token,
+                funds: params.funds,
+                available,
+            });
+        }
+        self.check_gas_reserve(Some((token_network, params))).await?;
+        self.with_network_mut(token_network, |network| match &mut network.manager {
+            Some(manager) => manager.set_params(params),
+            None => network.manager = Some(ConnectionManager::new(params)),
+        });
+        tracing::info!(
+            token = %token,
+            funds = %params.funds,
+            target = params.initial_channel_target,
+            joinable = params.joinable_funds_target.as_f64(),
+            "joining token network"
+        );
+        self.open_channels(token_network).await?;
+        self.with_network_mut(token_network, |network| {
+            network.reported_funds = params.funds;
+        });
+        Ok(())
+    }
+
+    /// Leave (SPEC §2.4): stops the manager, closes every open channel we have in the
+    /// network, waits until all are settled, and returns the partners of the closed ones.
+    pub async fn leave(&self, token: Address) -> Result<Vec<Address>, NodeError> {
+        self.ensure_ready()?;
+        let token_network = self.require_token_network(token).await?;
+        let queue = self.queue(token_network);
+        let _turn = queue.lock().await;
+        self.with_network_mut(token_network, |network| {
+            let manager = network.manager.get_or_insert_with(|| {
+                ConnectionManager::new(ConnectionParams {
+                    initial_channel_target: 0,
+                    ..ConnectionParams::with_funds(U256::ZERO)
+                })
+            });
+            manager.start_leaving();
+        });
+        tracing::info!(token = %token, "leaving token network");
+        self.close_and_settle_all(token, token_network).await
+    }
+
+    /// Takes on a connection manager with `params` without sending anything: for a node
+    /// whose channels already exist (the embedded network's peers, a restart).
+    pub async fn adopt_connection(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
+        self.wait_ready().await;
+        let token_network = self.require_token_network(token).await?;
+        self.with_network_mut(token_network, |network| {
+            network.manager = Some(ConnectionManager::new(params));
+            network.reported_funds = params.funds;
+        });
+        Ok(())
+    }
+
+    /// Registers a token network for `token`; returns its address.
+    pub async fn register_token(&self, token: Address) -> Result<Address, NodeError> {
+        if self.inner.chain.token_network(token).await?.is_some() {
+            return Err(NodeError::AlreadyRegistered { token });
+        }
+        let receipt = self
+            .send_and_confirm(Transaction::RegisterToken { token })
+            .await?;
+        self.wait_synced(receipt.block).await?;
+        receipt.token_network.ok_or_else(|| {
+            NodeError::Chain(ChainError::Rpc(
+                "registration receipt names no token network".into(),
+            ))
+        })
+    }
+
+    /// Mints test tokens (only tokens with `mintFor`); returns the transaction hash.
+    pub async fn mint(&self, token: Address, to: Address, amount: U256) -> Result<B256, NodeError> {
+        let receipt = self
+            .send_and_confirm(Transaction::MintFor {
+                token,
+                to,
+                amount: TokenAmount(amount),
+            })
+            .await?;
+        Ok(receipt.hash)
+    }
+
+    fn ensure_ready(&self) -> Result<(), NodeError> {
+        match self.status() {
+            NodeStatus::Ready => Ok(()),
+            NodeStatus::Syncing { blocks_to_sync } => Err(NodeError::Syncing { blocks_to_sync }),
+        }
+    }
+
+    /// The token network of `token`, asking the chain when the view has not seen it yet.
+    async fn require_token_network(&self, token: Address) -> Result<Address, NodeError> {
+        if let Some(network) = self.token_network(&token) {
+            return Ok(network);
+        }
+        if self.inner.chain.token_network(token).await?.is_none() {
+            return Err(NodeError::UnregisteredToken { token });
+        }
+        // Registered, but the event is not in the view yet: catch up.
+        let head = self.inner.chain.latest_block().await?.number;
+        self.wait_synced(head).await?;
+        self.token_network(&token)
+            .ok_or(NodeError::UnregisteredToken { token })
+    }
+
+    fn queue(&self, token_network: Address) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(
+            lock(&self.inner.queues)
+                .entry(token_network)
+                .or_default(),
+        )
+    }
+
+    fn with_network<T>(&self, token_network: Address, read: impl FnOnce(&NetworkState) -> T) -> Option<T> {
+        lock(&self.inner.view).network(&token_network).map(read)
+    }
+
+    fn with_network_mut<T>(
+        &self,
+        token_network: Address,
+        change: impl FnOnce(&mut NetworkState) -> T,
+    ) -> Option<T> {
+        lock(&self.inner.view).network_mut(&token_network).map(change)
+    }
+
+    /// Refuses with 402 when our ETH does not cover the gas reserve (SPEC §4). `joining`
+    /// replaces the parameters of one network by those of the join being checked.
+    async fn check_gas_reserve(
+        &self,
+        joining: Option<(Address, ConnectionParams)>,
+    ) -> Result<(), NodeError> {
+        let gas_price = self.inner.chain.gas_price().await?;
+        let available = self.inner.chain.eth_balance(self.inner.us).await?;
+        let inputs = {
+            let view = lock(&self.inner.view);
+            let mut inputs = ReserveInputs::default();
+            for network in view.networks() {
+                let open = network.open_channels();
+                inputs.open_channels += open.len() as u64;
+                inputs.closed_channels += network
+                    .channels
+                    .values()
+                    .filter(|c| matches!(c.phase, ChannelPhase::Closed { .. }))
+                    .count() as u64;
+                let manager = match joining {
+                    Some((address, params)) if address == network.address => {
+                        let mut manager = network.manager.unwrap_or(ConnectionManager::new(params));
+                        manager.set_params(params);
+                        Some(manager)
+                    }
+                    _ => network.manager,
+                };
+                if let Some(manager) = manager {
+                    let policy_view = network.policy_view(self.inner.us, &open, U256::MAX);
+                    inputs.channels_to_open += manager.channels_to_open(&policy_view);
+                }
+            }
+            inputs
+        };
+        let required = gas_reserve(&GAS, gas_price, inputs);
+        if available < required {
+            return Err(NodeError::GasReserve {
+                required,
+                available,
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits until the view holds every event up to `block`, at most the tx timeout.
+    async fn wait_synced(&self, block: u64) -> Result<(), NodeError> {
+        let mut sync = self.inner.sync.subscribe();
+        let caught_up = sync.wait_for(|state| state.ready && state.processed >= block);
+        let outcome = tokio::time::timeout(self.inner.config.tx_timeout, caught_up)
+            .await
+            .map(|result| result.is_ok());
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(NodeError::Chain(ChainError::Rpc(format!(
+                "the node did not see block {block} within {:?}",
+                self.inner.config.tx_timeout
+            )))),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The node's view of the chain, built from events alone: registered tokens, the
+//! participants of each token network, our channels, and the connection managers.
+//!
+//! Applying an event is synchronous and cheap; it returns what the runtime should react
+//! to, and never decides the reaction itself.
+
+use std::collections::HashMap;
+
+use crate::chain::{ChainEvent, EventRecord};
+use crate::connection::{ConnectionManager, NetworkView, OpenChannel, Participants, RetryGate};
+use crate::types::{Address, ChannelId, U256};
+
+/// Where one of our channels is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelPhase {
+    /// Open.
+    Opened,
+    /// Closed; settleable once the block timestamp passes `closed_at + settle_timeout`.
+    Closed {
+        /// Who closed it.
+        closer: Address,
+        /// Timestamp of the close block, in seconds.
+        closed_at: u64,
+    },
+}
+
+impl ChannelPhase {
+    /// The name used by the REST API.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChannelPhase::Opened => "opened",
+            ChannelPhase::Closed { .. } => "closed",
+        }
+    }
+}
+
+/// One of our channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OurChannel {
+    /// Its identifier.
+    pub id: ChannelId,
+    /// The other participant.
+    pub partner: Address,
+    /// Our total deposit.
+    pub our_deposit: U256,
+    /// The partner's total deposit.
+    pub partner_deposit: U256,
+    /// Where it is in its life.
+    pub phase: ChannelPhase,
+}
+
+impl OurChannel {
+    fn as_open(&self) -> OpenChannel {
+        OpenChannel {
+            partner: self.partner,
+            channel_id: self.id,
+            our_deposit: self.our_deposit,
+            partner_deposit: self.partner_deposit,
+        }
+    }
+}
+
+/// The node's state of one token network.
+#[derive(Debug)]
+pub struct NetworkState {
+    /// The token.
+    pub token: Address,
+    /// The token network contract.
+    pub address: Address,
+    /// Settle timeout, seconds.
+    pub settle_timeout: u64,
+    /// Everyone who has had a channel here.
+    pub participants: Participants,
+    /// Our channels that are not settled, by identifier.
+    pub channels: HashMap<ChannelId, OurChannel>,
+    /// The connection manager, from the first PUT on.
+    pub manager: Option<ConnectionManager>,
+    /// `funds` of the last PUT that succeeded.
+    pub reported_funds: U256,
+    /// Coalescing of retries.
+    pub retry: RetryGate,
+}
+
+impl NetworkState {
+    /// Our open channels, in identifier order (a stable order makes the policy's
+    /// decisions reproducible).
+    pub fn open_channels(&self) -> Vec<OpenChannel> {
+        let mut open: Vec<OpenChannel> = self
+            .channels
+            .values()
+            .filter(|c| c.phase == ChannelPhase::Opened)
+            .map(OurChannel::as_open)
+            .collect();
+        open.sort_by_key(|c| c.channel_id);
+        open
+    }
+
+    /// The policy's view, given our open channels and token balance.
+    pub fn policy_view<'a>(
+        &'a self,
+        us: Address,
+        open: &'a [OpenChannel],
+        token_balance: U256,
+    ) -> NetworkView<'a> {
+        NetworkView {
+            us,
+            our_channels: open,
+            participants: &self.participants,
+            token_balance,
+        }
+    }
+
+    /// Our non-settled channel with `partner`.
+    pub fn channel_with(&self, partner: &Address) -> Option<&OurChannel> {
+        self.channels.values().find(|c| &c.partner == partner)
+    }
+
+    /// Sum of our deposits over our open channels.
+    pub fn sum_open_deposits(&self) -> U256 {
+        self.channels
+            .values()
+            .filter(|c| c.phase == ChannelPhase::Opened)
+            .fold(U256::ZERO, |sum, c| sum.saturating_add(c.our_deposit))
+    }
+}
+
+/// Something the runtime may want to react to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reaction {
+    /// A new channel appeared in this token network (a possible new participant).
+    NewChannel {
+        /// The token network.
+        token_network: Address,
+    },
+    /// A partner's deposit in one of our channels grew.
+    PartnerDeposit {
+        /// The token network.
+        token_network: Address,
+        /// The channel.
+        channel_id: ChannelId,
+    },
+    /// A partner closed one of our channels: it will need settling.
+    ClosedByPartner {
+        /// The token network.
+        token_network: Address,
+        /// The channel.
+        channel_id: ChannelId,
+    },
+}
+
+/// Everything the node knows, from the events it has applied.
+#[derive(Debug)]
+pub struct View {
+    us: Address,
+    networks: HashMap<Address, NetworkState>,
+    /// Token → token network, in registration order.
+    tokens: Vec<(Address, Address)>,
+}
+
+impl View {
+    /// An empty view for the node with address `us`.
+    pub fn new(us: Address) -> Self {
+        Self {
+            us,
+            networks: HashMap::new(),
+            tokens: Vec::new(),
+        }
+    }
+
+    /// Registered tokens, in registration order.
+    pub fn tokens(&self) -> impl Iterator<Item = Address> + '_ {
+        self.tokens.iter().map(|(token, _)| *token)
+    }
+
+    /// The token network of `token`.
+    pub fn token_network_of(&self, token: &Address) -> Option<Address> {
+        self.tokens
+            .iter()
+            .find(|(t, _)| t == token)
+            .map(|(_, network)| *network)
+    }
+
+    /// A token network's state.
+    pub fn network(&self, address: &Address) -> Option<&NetworkState> {
+        self.networks.get(address)
+    }
+
+    /// A token network's state, to change it.
+    pub fn network_mut(&mut self, address: &Address) -> Option<&mut NetworkState> {
+        self.networks.get_mut(address)
+    }
+
+    /// Every token network, in registration order.
+    pub fn networks(&self) -> impl Iterator<Item = &NetworkState> + '_ {
+        self.tokens
+            .iter()
+            .filter_map(|(_, network)| self.networks.get(network))
+    }
+
+    /// Applies one event; returns what to react to.
+    pub fn apply(&mut self, record: &EventRecord) -> Option<Reaction> {
+        let us = self.us;
+        match record.event {
+            ChainEvent::TokenNetworkCreated {
+                token,
+                token_network,
+                settle_timeout,
+            } => {
+                if !self.networks.contains_key(&token_network) {
+                    self.tokens.push((token, token_network));
+                    self.networks.insert(
+                        token_network,
+                        NetworkState {
+                            token,
+                            address: token_network,
+                            settle_timeout,
+                            participants: Participants::new(),
+                            channels: HashMap::new(),
+                            manager: None,
+                            reported_funds: U256::ZERO,
+                            retry: RetryGate::Idle,
+                        },
+                    );
+                }
+                None
+            }
+            ChainEvent::ChannelOpened {
+                token_network,
+                channel_id,
+                participant1,
+                participant2,
+            } => {
+                let network = self.networks.get_mut(&token_network)?;
+                network.participants.insert(participant1);
+                network.participants.insert(participant2);
+                let partner = if participant1 == us {
+                    Some(participant2)
+                } else if participant2 == us {
+                    Some(participant1)
+                } else {
+                    None
+                };
+                if let Some(partner) = partner {
+                    network.channels.insert(
+                        channel_id,
+                        OurChannel {
+                            id: channel_id,
+                            partner,
+                            our_deposit: U256::ZERO,
+                            partner_deposit: U256::ZERO,
+                            phase: ChannelPhase::Opened,
+                        },
+                    );
+                }
+                Some(Reaction::NewChannel { token_network })
+            }
+            ChainEvent::ChannelNewDeposit {
+                token_network,
+                channel_id,
+                participant,
+                total_deposit,
+            } => {
+                let channel = self
+                    .networks
+                    .get_mut(&token_network)?
+                    .channels
+                    .get_mut(&channel_id)?;
+                if participant == us {
+                    channel.our_deposit = total_deposit.get();
+                    None
+                } else {
+                    channel.partner_deposit = total_deposit.get();
+                    Some(Reaction::PartnerDeposit {
+                        token_network,
+                        channel_id,
+                    })
+                }
+            }
+            ChainEvent::ChannelClosed {
+                token_network,
+                channel_id,
+                closing_participant,
+            } => {
+                let channel = self
+                    .networks
+                    .get_mut(&token_network)?
+                    .channels
+                    .get_mut(&channel_id)?;
+                channel.phase = ChannelPhase::Closed {
+                    closer: closing_participant,
+                    closed_at: record.timestamp,
+                };
+                (closing_participant != us).then_some(Reaction::ClosedByPartner {
+                    token_network,
+                    channel_id,
+                })
+            }
+            ChainEvent::ChannelSettled {
+                token_network,
+                channel_id,
+                ..
+            } => {
+                let network = self.networks.get_mut(&token_network)?;
+                // Settled channels leave the view: nothing more can happen to them, and a
+                // long-lived node must not accumulate them.
+                network.channels.remove(&channel_id);
+                None
+            }
+        }
+    }
+}
