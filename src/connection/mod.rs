@@ -260,3 +260,6 @@ fn others_in(view: &NetworkView<'_>) -> usize {
     }
     others
 }
+
+#[cfg(test)]
+mod tests;

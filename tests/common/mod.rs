@@ -1,0 +1,183 @@
+//! Helpers shared by the integration tests: a simulated chain with a test token and its
+//! token network, funded accounts, nodes, and calls into the REST API.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokennet::chain::sim::{SimChain, SimChainBuilder};
+use tokennet::chain::{Chain, Transaction};
+use tokennet::node::Node;
+use tokennet::types::{checksummed, Address, TokenAmount, U256};
+use warp::http::StatusCode;
+
+/// 10^18: one token of 18 decimals, or one ETH in wei.
+pub fn e18() -> U256 {
+    U256::from(10u64).pow(U256::from(18))
+}
+
+/// A simulated chain with one test token whose token network is registered.
+pub struct TestNet {
+    /// The chain, acting for its administrator.
+    pub chain: SimChain,
+    /// The test token.
+    pub token: Address,
+    /// Its token network.
+    pub token_network: Address,
+    next_account: std::cell::Cell<u64>,
+}
+
+impl TestNet {
+    /// A chain with one-second blocks and a 10-second settle timeout.
+    pub fn new() -> Self {
+        Self::with(SimChain::builder().settle_timeout(10))
+    }
+
+    /// A chain from `builder`, with the test token registered.
+    pub fn with(builder: SimChainBuilder) -> Self {
+        let chain = builder.build();
+        let token = chain.deploy_test_token();
+        let token_network = chain
+            .execute_now(chain.our_address(), &Transaction::RegisterToken { token })
+            .expect("registering the test token")
+            .token_network
+            .expect("registration names the network");
+        Self {
+            chain,
+            token,
+            token_network,
+            next_account: std::cell::Cell::new(1),
+        }
+    }
+
+    /// A new account with 10 ETH and `tokens` of the test token.
+    pub fn account(&self, tokens: U256) -> Address {
+        self.account_with_eth(tokens, U256::from(10u64) * e18())
+    }
+
+    /// A new account with `eth` wei and `tokens` of the test token.
+    pub fn account_with_eth(&self, tokens: U256, eth: U256) -> Address {
+        let index = self.next_account.get();
+        self.next_account.set(index + 1);
+        let address = self.chain.create_account(index, eth);
+        self.chain
+            .mint(self.token, address, tokens)
+            .expect("minting test tokens");
+        address
+    }
+
+    /// A started node for `account` with a 120 s tx timeout.
+    pub fn node(&self, account: Address) -> Node<SimChain> {
+        self.node_with_timeout(account, Duration::from_secs(120))
+    }
+
+    /// A started node for `account`.
+    pub fn node_with_timeout(&self, account: Address, tx_timeout: Duration) -> Node<SimChain> {
+        Node::builder(self.chain.for_account(account))
+            .tx_timeout(tx_timeout)
+            .seed(7)
+            .start()
+    }
+
+    /// Token balance of `owner`.
+    pub fn balance(&self, owner: Address) -> U256 {
+        self.chain
+            .with_ledger(|ledger| ledger.token_balance(&self.token, &owner))
+    }
+
+    /// Opens a channel from `a` to `b` right away (no node involved) and funds it.
+    pub fn open_channel_now(&self, a: Address, b: Address, deposit: U256) {
+        self.chain
+            .execute_now(
+                a,
+                &Transaction::Approve {
+                    token: self.token,
+                    spender: self.token_network,
+                    amount: TokenAmount(deposit),
+                },
+            )
+            .expect("approve");
+        let transaction = if deposit.is_zero() {
+            Transaction::OpenChannel {
+                token_network: self.token_network,
+                partner: b,
+            }
+        } else {
+            Transaction::OpenChannelWithDeposit {
+                token_network: self.token_network,
+                partner: b,
+                total_deposit: TokenAmount(deposit),
+            }
+        };
+        self.chain.execute_now(a, &transaction).expect("open");
+    }
+
+    /// The token's path segment.
+    pub fn token_path(&self) -> String {
+        checksummed(&self.token)
+    }
+}
+
+/// A response: status and body parsed as JSON (`Value::Null` for an empty body).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    /// Asserts the status and that the error body names `needle`.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, needle: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        let message = self.body["errors"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error body without 'errors': {}", self.text));
+        assert!(
+            message.contains(needle),
+            "expected the error to mention {needle:?}, got {message:?}"
+        );
+    }
+}
+
+/// Calls the REST API of `node` through the whole warp stack (in memory).
+pub async fn call(node: &Node<SimChain>, method: &str, path: &str, body: Option<&str>) -> Answer {
+    let mut request = warp::test::request().method(method).path(path);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+    }
+    let response = request.reply(&tokennet::api::routes(node.clone())).await;
+    let text = String::from_utf8_lossy(response.body()).into_owned();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    Answer {
+        status: response.status(),
+        body,
+        text,
+    }
+}
+
+/// Waits until `condition` holds, polling every 100 ms of (virtual) time, at most
+/// `limit`; panics naming `what` otherwise.
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
