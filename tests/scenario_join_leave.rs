@@ -1,5 +1,7 @@
 //! Raiden's join-and-leave golden case, through the REST API on the simulated chain.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::time::Duration;

@@ -149,7 +149,7 @@ pub async fn call(node: &Node<SimChain>, method: &str, path: &str, body: Option<
     if let Some(body) = body {
         request = request
             .header("content-type", "application/json")
-            .body(body.to_owned());
+            .body(body);
     }
     let response = request.reply(&tokennet::api::routes(node.clone())).await;
     let text = String::from_utf8_lossy(response.body()).into_owned();
