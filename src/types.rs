@@ -80,7 +80,9 @@ impl FromStr for TokenAmount {
             return Err(AmountError::NotANumber);
         }
         if !text.bytes().all(|b| b.is_ascii_digit()) {
-            let looks_numeric = text.bytes().all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))
+            let looks_numeric = text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))
                 && text.bytes().next().is_some_and(|b| b.is_ascii_digit());
             return Err(if looks_numeric {
                 AmountError::Fractional

@@ -30,7 +30,10 @@ async fn reads_and_other_tokens_do_not_wait_for_a_slow_join() {
     let other_token = net.chain.deploy_test_token();
     let other_network = net
         .chain
-        .execute_now(net.chain.our_address(), &Transaction::RegisterToken { token: other_token })
+        .execute_now(
+            net.chain.our_address(),
+            &Transaction::RegisterToken { token: other_token },
+        )
         .unwrap()
         .token_network
         .unwrap();
@@ -40,7 +43,13 @@ async fn reads_and_other_tokens_do_not_wait_for_a_slow_join() {
         if let [a, b] = pair {
             net.chain.mint(other_token, *a, e18()).unwrap();
             net.chain
-                .execute_now(*a, &Transaction::OpenChannel { token_network: other_network, partner: *b })
+                .execute_now(
+                    *a,
+                    &Transaction::OpenChannel {
+                        token_network: other_network,
+                        partner: *b,
+                    },
+                )
                 .unwrap();
         }
     }
@@ -51,7 +60,8 @@ async fn reads_and_other_tokens_do_not_wait_for_a_slow_join() {
 
     // The first join's four transactions (one approve, three opens) are stuck: they are
     // never mined, so that join waits for its whole 60 s tx timeout.
-    net.chain.inject(FaultRule::once(Fault::NeverMine).for_account(us).times(4));
+    net.chain
+        .inject(FaultRule::once(Fault::NeverMine).for_account(us).times(4));
     let slow_node = node.clone();
     let slow_path = format!("/api/v1/connections/{}", net.token_path());
     let slow = tokio::spawn(async move {
@@ -65,19 +75,40 @@ async fn reads_and_other_tokens_do_not_wait_for_a_slow_join() {
     // A GET answers at once: no virtual time passes.
     let answer = call(&node, "GET", "/api/v1/connections", None).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(tokio::time::Instant::now(), started, "GET waited for the join");
+    assert_eq!(
+        tokio::time::Instant::now(),
+        started,
+        "GET waited for the join"
+    );
 
     // A join of the other token completes within a couple of blocks.
     let other_path = format!("/api/v1/connections/{}", checksummed(&other_token));
-    let answer = call(&node, "PUT", &other_path, Some(r#"{"funds": 1000, "initial_channel_target": 2}"#)).await;
+    let answer = call(
+        &node,
+        "PUT",
+        &other_path,
+        Some(r#"{"funds": 1000, "initial_channel_target": 2}"#),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
     let other_done = tokio::time::Instant::now();
-    assert!(other_done - started < Duration::from_secs(5), "took {:?}", other_done - started);
-    assert!(!slow.is_finished(), "the slow join should still be waiting for its transactions");
+    assert!(
+        other_done - started < Duration::from_secs(5),
+        "took {:?}",
+        other_done - started
+    );
+    assert!(
+        !slow.is_finished(),
+        "the slow join should still be waiting for its transactions"
+    );
 
     let (status, slow_done) = slow.await.unwrap();
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
-    assert!(slow_done - started >= Duration::from_secs(55), "slow join took {:?}", slow_done - started);
+    assert!(
+        slow_done - started >= Duration::from_secs(55),
+        "slow join took {:?}",
+        slow_done - started
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -90,27 +121,56 @@ async fn two_joins_of_one_token_run_one_after_the_other() {
     let path = format!("/api/v1/connections/{}", net.token_path());
 
     // The first join is slow; the second one, sent right after, must wait for it.
-    net.chain.set_latency(Some(us), Latency::Fixed(Duration::from_secs(20)));
+    net.chain
+        .set_latency(Some(us), Latency::Fixed(Duration::from_secs(20)));
     let first_node = node.clone();
     let first_path = path.clone();
     let first = tokio::spawn(async move {
-        let answer = call(&first_node, "PUT", &first_path, Some(r#"{"funds": 500, "joinable_funds_target": 0.4}"#)).await;
+        let answer = call(
+            &first_node,
+            "PUT",
+            &first_path,
+            Some(r#"{"funds": 500, "joinable_funds_target": 0.4}"#),
+        )
+        .await;
         (answer.status, tokio::time::Instant::now())
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    net.chain.set_latency(Some(us), Latency::Fixed(Duration::ZERO));
-    let second = call(&node, "PUT", &path, Some(r#"{"funds": 1000, "joinable_funds_target": 0.4}"#)).await;
+    net.chain
+        .set_latency(Some(us), Latency::Fixed(Duration::ZERO));
+    let second = call(
+        &node,
+        "PUT",
+        &path,
+        Some(r#"{"funds": 1000, "joinable_funds_target": 0.4}"#),
+    )
+    .await;
     let second_done = tokio::time::Instant::now();
     assert_eq!(second.status, StatusCode::NO_CONTENT, "{}", second.text);
-    assert!(first.is_finished(), "the second join answered before the first");
+    assert!(
+        first.is_finished(),
+        "the second join answered before the first"
+    );
     let (first_status, first_done) = first.await.unwrap();
     assert_eq!(first_status, StatusCode::NO_CONTENT);
     assert!(first_done <= second_done);
 
     // Had they overlapped, the second would have chosen three more partners while the
     // first's channels were not yet on chain. In turn, it tops up the same three.
-    let channels = call(&node, "GET", &format!("/api/v1/channels/{}", net.token_path()), None).await;
-    let deposits: Vec<u64> = channels.body.as_array().unwrap().iter().map(|c| c["total_deposit"].as_u64().unwrap()).collect();
+    let channels = call(
+        &node,
+        "GET",
+        &format!("/api/v1/channels/{}", net.token_path()),
+        None,
+    )
+    .await;
+    let deposits: Vec<u64> = channels
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["total_deposit"].as_u64().unwrap())
+        .collect();
     assert_eq!(deposits, vec![200, 200, 200], "{}", channels.text);
     let connections = call(&node, "GET", "/api/v1/connections", None).await;
     assert_eq!(

@@ -53,7 +53,13 @@ async fn raiden_golden_join_and_leave() {
     let join = r#"{"funds": "1000000000000000000", "initial_channel_target": 3, "joinable_funds_target": 0.4}"#;
 
     // A joins: the network has two participants, fewer than the target of three.
-    let answer = call(&node_a, "PUT", &format!("/api/v1/connections/{token}"), Some(join)).await;
+    let answer = call(
+        &node_a,
+        "PUT",
+        &format!("/api/v1/connections/{token}"),
+        Some(join),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
     assert!(answer.text.is_empty());
     let channels = call(&node_a, "GET", &format!("/api/v1/channels/{token}"), None).await;
@@ -65,7 +71,13 @@ async fn raiden_golden_join_and_leave() {
     assert_eq!(deposits_by_partner(&channels.body), expected);
 
     // B joins: three channels of 0.2 · 10^18, and A deposits as much into B's channel.
-    let answer = call(&node_b, "PUT", &format!("/api/v1/connections/{token}"), Some(join)).await;
+    let answer = call(
+        &node_b,
+        "PUT",
+        &format!("/api/v1/connections/{token}"),
+        Some(join),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
     let channels = call(&node_b, "GET", &format!("/api/v1/channels/{token}"), None).await;
     let mut expected_b: Vec<_> = [a, p1, p2]
@@ -76,10 +88,14 @@ async fn raiden_golden_join_and_leave() {
     assert_eq!(deposits_by_partner(&channels.body), expected_b);
 
     let path_ab = format!("/api/v1/channels/{token}/{}", checksummed(&b));
-    eventually("A to deposit into the channel B opened", Duration::from_secs(30), || async {
-        let channel = call(&node_a, "GET", &path_ab, None).await;
-        channel.body["total_deposit"].as_u64() == Some(share_u64)
-    })
+    eventually(
+        "A to deposit into the channel B opened",
+        Duration::from_secs(30),
+        || async {
+            let channel = call(&node_a, "GET", &path_ab, None).await;
+            channel.body["total_deposit"].as_u64() == Some(share_u64)
+        },
+    )
     .await;
     let connections = call(&node_a, "GET", "/api/v1/connections", None).await;
     assert_eq!(
@@ -89,7 +105,13 @@ async fn raiden_golden_join_and_leave() {
     assert_eq!(net.balance(a), one - share * U256::from(3));
 
     // A leaves: every channel closed and settled, every token back with its owner.
-    let answer = call(&node_a, "DELETE", &format!("/api/v1/connections/{token}"), None).await;
+    let answer = call(
+        &node_a,
+        "DELETE",
+        &format!("/api/v1/connections/{token}"),
+        None,
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let mut partners: Vec<String> = serde_json::from_value(answer.body).unwrap();
     partners.sort();
@@ -98,17 +120,30 @@ async fn raiden_golden_join_and_leave() {
     assert_eq!(partners, expected_partners);
 
     let channels = call(&node_a, "GET", "/api/v1/channels", None).await;
-    assert_eq!(channels.body, serde_json::json!([]), "A has no channel left");
-    assert_eq!(call(&node_a, "GET", "/api/v1/connections", None).await.body, serde_json::json!({}));
+    assert_eq!(
+        channels.body,
+        serde_json::json!([]),
+        "A has no channel left"
+    );
+    assert_eq!(
+        call(&node_a, "GET", "/api/v1/connections", None).await.body,
+        serde_json::json!({})
+    );
     assert_eq!(net.balance(a), one, "A has all its tokens back");
-    let network = net
-        .chain
-        .with_ledger(|l| l.token_network(&net.token_network).unwrap().total_deposits());
+    let network = net.chain.with_ledger(|l| {
+        l.token_network(&net.token_network)
+            .unwrap()
+            .total_deposits()
+    });
     // Only B's channels with the two peers still hold tokens: B's two shares.
     assert_eq!(network, share * U256::from(2));
     assert_eq!(net.balance(b), one - share * U256::from(2));
     assert_eq!(net.balance(p1) + net.balance(p2), one * U256::from(2));
     let supply = net.chain.with_ledger(|l| l.total_supply(&net.token));
-    let held: U256 = [p1, p2, a, b].iter().map(|x: &Address| net.balance(*x)).sum::<U256>() + network;
+    let held: U256 = [p1, p2, a, b]
+        .iter()
+        .map(|x: &Address| net.balance(*x))
+        .sum::<U256>()
+        + network;
     assert_eq!(held, supply, "no token was created or lost");
 }

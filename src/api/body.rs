@@ -189,7 +189,9 @@ mod tests {
         assert!(message(r#"{"funds": 1, "fund": 2}"#).contains("Unknown field 'fund'"));
         assert!(message(r#"{"funds": 1, "joinable_funds_target": 1.5}"#).contains("joinable"));
         assert!(message(r#"{"funds": 1, "joinable_funds_target": -0.1}"#).contains("joinable"));
-        assert!(message(r#"{"funds": 1, "initial_channel_target": 1001}"#).contains("initial_channel_target"));
-        assert!(message(r#"{"funds": 1, "initial_channel_target": 2.5}"#).contains("initial_channel_target"));
+        assert!(message(r#"{"funds": 1, "initial_channel_target": 1001}"#)
+            .contains("initial_channel_target"));
+        assert!(message(r#"{"funds": 1, "initial_channel_target": 2.5}"#)
+            .contains("initial_channel_target"));
     }
 }

@@ -55,8 +55,11 @@ impl ApiError {
                 NodeError::Chain(chain) => match chain {
                     ChainError::InsufficientEth { .. } => StatusCode::PAYMENT_REQUIRED,
                     ChainError::NotMined { .. } => StatusCode::REQUEST_TIMEOUT,
-                    ChainError::Reverted { .. } => StatusCode::CONFLICT,
-                    ChainError::Rpc(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    // SPEC §2.3 step 6, §2.4 step 4: a failure other than a timeout
+                    // or lack of ETH is a 500 naming the cause (here the broken rule).
+                    ChainError::Reverted { .. } | ChainError::Rpc(_) => {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
                 },
             },
         }

@@ -32,7 +32,11 @@ pub async fn connections<C: Chain>(node: Node<C>) -> Result<impl Reply, ApiError
 }
 
 /// `PUT /connections/<token>`.
-pub async fn join<C: Chain>(token: String, body: Bytes, node: Node<C>) -> Result<impl Reply, ApiError> {
+pub async fn join<C: Chain>(
+    token: String,
+    body: Bytes,
+    node: Node<C>,
+) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
     let params = body::join_params(&body)?;
     node.join(token, params).await?;
@@ -49,12 +53,16 @@ pub async fn leave<C: Chain>(token: String, node: Node<C>) -> Result<impl Reply,
 
 /// `GET /address`.
 pub async fn our_address<C: Chain>(node: Node<C>) -> Result<impl Reply, ApiError> {
-    Ok(reply::json(&json!({ "our_address": checksummed(&node.address()) })))
+    Ok(reply::json(
+        &json!({ "our_address": checksummed(&node.address()) }),
+    ))
 }
 
 /// `GET /version`.
 pub async fn version() -> Result<impl Reply, ApiError> {
-    Ok(reply::json(&json!({ "version": env!("CARGO_PKG_VERSION") })))
+    Ok(reply::json(
+        &json!({ "version": env!("CARGO_PKG_VERSION") }),
+    ))
 }
 
 /// `GET /status`.
@@ -74,7 +82,10 @@ pub async fn tokens<C: Chain>(node: Node<C>) -> Result<impl Reply, ApiError> {
 }
 
 /// `PUT /tokens/<token>`.
-pub async fn register_token<C: Chain>(token: String, node: Node<C>) -> Result<impl Reply, ApiError> {
+pub async fn register_token<C: Chain>(
+    token: String,
+    node: Node<C>,
+) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
     let network = node.register_token(token).await?;
     Ok(reply::with_status(
@@ -87,7 +98,10 @@ pub async fn register_token<C: Chain>(token: String, node: Node<C>) -> Result<im
 pub async fn token_network<C: Chain>(token: String, node: Node<C>) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
     let network = node.token_network(&token).ok_or_else(|| {
-        ApiError::NotFound(format!("No token network for token {}", checksummed(&token)))
+        ApiError::NotFound(format!(
+            "No token network for token {}",
+            checksummed(&token)
+        ))
     })?;
     Ok(reply::json(&checksummed(&network)))
 }
@@ -104,14 +118,25 @@ pub async fn partners<C: Chain>(token: String, node: Node<C>) -> Result<impl Rep
 }
 
 /// `GET /channels` and `GET /channels/<token>`.
-pub async fn channels<C: Chain>(token: Option<String>, node: Node<C>) -> Result<impl Reply, ApiError> {
+pub async fn channels<C: Chain>(
+    token: Option<String>,
+    node: Node<C>,
+) -> Result<impl Reply, ApiError> {
     let token = token.as_deref().map(address).transpose()?;
-    let channels: Vec<ChannelObject> = node.channels(token).iter().map(ChannelObject::from).collect();
+    let channels: Vec<ChannelObject> = node
+        .channels(token)
+        .iter()
+        .map(ChannelObject::from)
+        .collect();
     Ok(reply::json(&channels))
 }
 
 /// `GET /channels/<token>/<partner>`.
-pub async fn channel<C: Chain>(token: String, partner: String, node: Node<C>) -> Result<impl Reply, ApiError> {
+pub async fn channel<C: Chain>(
+    token: String,
+    partner: String,
+    node: Node<C>,
+) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
     let partner = address(&partner)?;
     let channel = node.channel(token, partner)?;
@@ -119,9 +144,15 @@ pub async fn channel<C: Chain>(token: String, partner: String, node: Node<C>) ->
 }
 
 /// `POST /_testing/tokens/<token>/mint`.
-pub async fn mint<C: Chain>(token: String, body: Bytes, node: Node<C>) -> Result<impl Reply, ApiError> {
+pub async fn mint<C: Chain>(
+    token: String,
+    body: Bytes,
+    node: Node<C>,
+) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
     let (to, value) = body::mint_request(&body)?;
     let hash = node.mint(token, to, value).await?;
-    Ok(reply::json(&json!({ "transaction_hash": hash.to_string() })))
+    Ok(reply::json(
+        &json!({ "transaction_hash": hash.to_string() }),
+    ))
 }

@@ -24,12 +24,16 @@ use error::respond;
 /// Default listen address of the API.
 pub const DEFAULT_API_ADDRESS: &str = "127.0.0.1:5001";
 
-fn with_node<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Node<C>,), Error = Infallible> + Clone {
+fn with_node<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Node<C>,), Error = Infallible> + Clone {
     warp::any().map(move || node.clone())
 }
 
 /// `GET /api/v1/connections`.
-pub fn connections_get<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn connections_get<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "connections")
         .and(warp::get())
         .and(with_node(node))
@@ -37,16 +41,22 @@ pub fn connections_get<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Respon
 }
 
 /// `PUT /api/v1/connections/<token>`.
-pub fn connection_put<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn connection_put<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "connections" / String)
         .and(warp::put())
         .and(body::limited())
         .and(with_node(node))
-        .and_then(|token, body, node| async move { respond(handlers::join(token, body, node).await) })
+        .and_then(
+            |token, body, node| async move { respond(handlers::join(token, body, node).await) },
+        )
 }
 
 /// `DELETE /api/v1/connections/<token>`.
-pub fn connection_delete<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn connection_delete<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "connections" / String)
         .and(warp::delete())
         .and(with_node(node))
@@ -54,7 +64,9 @@ pub fn connection_delete<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Resp
 }
 
 /// `GET /api/v1/address`, `/version` and `/status`.
-pub fn node_info<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn node_info<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let address = warp::path!("api" / "v1" / "address")
         .and(warp::get())
         .and(with_node(node.clone()))
@@ -70,7 +82,9 @@ pub fn node_info<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), 
 }
 
 /// The token endpoints: list, register, look up, partners.
-pub fn tokens<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn tokens<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let list = warp::path!("api" / "v1" / "tokens")
         .and(warp::get())
         .and(with_node(node.clone()))
@@ -78,7 +92,9 @@ pub fn tokens<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Err
     let register = warp::path!("api" / "v1" / "tokens" / String)
         .and(warp::put())
         .and(with_node(node.clone()))
-        .and_then(|token, node| async move { respond(handlers::register_token(token, node).await) });
+        .and_then(
+            |token, node| async move { respond(handlers::register_token(token, node).await) },
+        );
     let lookup = warp::path!("api" / "v1" / "tokens" / String)
         .and(warp::get())
         .and(with_node(node.clone()))
@@ -87,11 +103,18 @@ pub fn tokens<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Err
         .and(warp::get())
         .and(with_node(node))
         .and_then(|token, node| async move { respond(handlers::partners(token, node).await) });
-    list.or(register).unify().or(lookup).unify().or(partners).unify()
+    list.or(register)
+        .unify()
+        .or(lookup)
+        .unify()
+        .or(partners)
+        .unify()
 }
 
 /// The channel endpoints.
-pub fn channels<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn channels<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let all = warp::path!("api" / "v1" / "channels")
         .and(warp::get())
         .and(with_node(node.clone()))
@@ -99,7 +122,9 @@ pub fn channels<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), E
     let of_token = warp::path!("api" / "v1" / "channels" / String)
         .and(warp::get())
         .and(with_node(node.clone()))
-        .and_then(|token, node| async move { respond(handlers::channels(Some(token), node).await) });
+        .and_then(
+            |token, node| async move { respond(handlers::channels(Some(token), node).await) },
+        );
     let one = warp::path!("api" / "v1" / "channels" / String / String)
         .and(warp::get())
         .and(with_node(node))
@@ -110,12 +135,16 @@ pub fn channels<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), E
 }
 
 /// `POST /api/v1/_testing/tokens/<token>/mint`.
-pub fn mint<C: Chain>(node: Node<C>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn mint<C: Chain>(
+    node: Node<C>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "_testing" / "tokens" / String / "mint")
         .and(warp::post())
         .and(body::limited())
         .and(with_node(node))
-        .and_then(|token, body, node| async move { respond(handlers::mint(token, body, node).await) })
+        .and_then(
+            |token, body, node| async move { respond(handlers::mint(token, body, node).await) },
+        )
 }
 
 /// The whole API: every route, error bodies for every rejection, a span per request.

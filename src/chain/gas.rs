@@ -71,7 +71,10 @@ pub fn gas_reserve(table: &GasTable, gas_price: U256, inputs: ReserveInputs) -> 
     let gas = inputs.channels_to_open as u128 * table.channel_lifecycle() as u128
         + inputs.open_channels as u128 * table.close_and_settle() as u128
         + inputs.closed_channels as u128 * table.settle_channel as u128;
-    gas_price.saturating_mul(U256::from(gas)).saturating_mul(U256::from(11)) / U256::from(10)
+    gas_price
+        .saturating_mul(U256::from(gas))
+        .saturating_mul(U256::from(11))
+        / U256::from(10)
 }
 
 #[cfg(test)]
@@ -86,8 +89,12 @@ mod tests {
             open_channels: 0,
             closed_channels: 0,
         };
-        let expected = U256::from(3 * GAS.channel_lifecycle()) * gwei * U256::from(11) / U256::from(10);
+        let expected =
+            U256::from(3 * GAS.channel_lifecycle()) * gwei * U256::from(11) / U256::from(10);
         assert_eq!(gas_reserve(&GAS, gwei, inputs), expected);
-        assert_eq!(gas_reserve(&GAS, gwei, ReserveInputs::default()), U256::ZERO);
+        assert_eq!(
+            gas_reserve(&GAS, gwei, ReserveInputs::default()),
+            U256::ZERO
+        );
     }
 }

@@ -272,8 +272,7 @@ pub trait Chain: Clone + Send + Sync + 'static {
     fn gas_price(&self) -> impl Future<Output = Result<U256, ChainError>> + Send;
 
     /// ETH balance of `owner`, in wei.
-    fn eth_balance(&self, owner: Address)
-        -> impl Future<Output = Result<U256, ChainError>> + Send;
+    fn eth_balance(&self, owner: Address) -> impl Future<Output = Result<U256, ChainError>> + Send;
 
     /// Token balance of `owner`.
     fn token_balance(

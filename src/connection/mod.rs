@@ -152,7 +152,11 @@ impl ConnectionManager {
     }
 
     /// The join (SPEC §3, steps 2 to 4): what to open and fund now.
-    pub fn open_channels<R: Rng + ?Sized>(&self, view: &NetworkView<'_>, rng: &mut R) -> Vec<Action> {
+    pub fn open_channels<R: Rng + ?Sized>(
+        &self,
+        view: &NetworkView<'_>,
+        rng: &mut R,
+    ) -> Vec<Action> {
         if self.leaving {
             return Vec::new();
         }
@@ -185,7 +189,12 @@ impl ConnectionManager {
             .our_channels
             .iter()
             .filter(|c| c.partner != BOOTSTRAP_ADDRESS && c.our_deposit < per_partner);
+        // Every unfunded channel counts as chosen, funded now or not: when the budget
+        // cannot top it up, replacing it with a new partner would open channels without
+        // end while the funds stay short.
+        let mut chosen = 0;
         for channel in unfunded.take(wanted) {
+            chosen += 1;
             let top_up = per_partner - channel.our_deposit;
             if top_up <= budget {
                 budget -= top_up;
@@ -197,7 +206,7 @@ impl ConnectionManager {
             }
         }
 
-        let still_wanted = wanted - actions.len();
+        let still_wanted = wanted - chosen;
         let partners: HashSet<Address> = view.our_channels.iter().map(|c| c.partner).collect();
         let excluded =
             |a: &Address| *a == view.us || *a == BOOTSTRAP_ADDRESS || partners.contains(a);

@@ -109,7 +109,10 @@ mod tests {
 
     #[test]
     fn split_matches_the_spec_examples() {
-        assert_eq!(params(U256::from(100), 3, 0.4).per_partner(), U256::from(20));
+        assert_eq!(
+            params(U256::from(100), 3, 0.4).per_partner(),
+            U256::from(20)
+        );
         let ether = U256::from(10u64.pow(18));
         assert_eq!(
             params(ether, 3, 0.4).per_partner(),
@@ -133,6 +136,9 @@ mod tests {
         for bad in [-0.1, 1.000001, f64::NAN, f64::INFINITY] {
             assert!(JoinableFraction::from_f64(bad).is_err(), "{bad}");
         }
-        assert_eq!(JoinableFraction::from_f64(0.4).unwrap(), DEFAULT_JOINABLE_FUNDS_TARGET);
+        assert_eq!(
+            JoinableFraction::from_f64(0.4).unwrap(),
+            DEFAULT_JOINABLE_FUNDS_TARGET
+        );
     }
 }

@@ -20,7 +20,9 @@ pub enum NodeError {
         token: Address,
     },
     /// `funds` is more than we have of the token.
-    #[error("Insufficient balance for token {token}: funds {funds} exceed the {available} available")]
+    #[error(
+        "Insufficient balance for token {token}: funds {funds} exceed the {available} available"
+    )]
     InsufficientTokenBalance {
         /// The token.
         token: Address,

@@ -16,7 +16,10 @@ use crate::types::{Address, ChannelId, TokenAmount, U256};
 
 impl<C: Chain> Node<C> {
     /// Submits one transaction and waits for it, at most the tx timeout.
-    pub(super) async fn send_and_confirm(&self, transaction: Transaction) -> Result<Receipt, NodeError> {
+    pub(super) async fn send_and_confirm(
+        &self,
+        transaction: Transaction,
+    ) -> Result<Receipt, NodeError> {
         let pending = self.inner.chain.submit(transaction).await?;
         Ok(self.confirm(&pending).await?)
     }
@@ -73,7 +76,8 @@ impl<C: Chain> Node<C> {
             let Some(network) = view.network(&token_network) else {
                 return Ok(());
             };
-            let (Some(manager), Some(channel)) = (network.manager, network.channels.get(&channel_id))
+            let (Some(manager), Some(channel)) =
+                (network.manager, network.channels.get(&channel_id))
             else {
                 return Ok(());
             };
@@ -108,7 +112,9 @@ impl<C: Chain> Node<C> {
         let chain = &self.inner.chain;
         let current_deposit = |partner: &Address| {
             self.with_network(token_network, |n| {
-                n.channel_with(partner).map(|c| c.our_deposit).unwrap_or_default()
+                n.channel_with(partner)
+                    .map(|c| c.our_deposit)
+                    .unwrap_or_default()
             })
             .unwrap_or_default()
         };
@@ -163,7 +169,10 @@ impl<C: Chain> Node<C> {
             self.wait_synced(last_block).await?;
         }
         for lost in lost_races {
-            if let Err(error) = self.deposit_after_lost_race(token, token_network, &lost).await {
+            if let Err(error) = self
+                .deposit_after_lost_race(token, token_network, &lost)
+                .await
+            {
                 errors.push(error);
             }
         }
@@ -300,7 +309,11 @@ impl<C: Chain> Node<C> {
         let token = self
             .with_network(token_network, |n| n.token)
             .unwrap_or_default();
-        let poll = self.inner.chain.poll_interval().max(Duration::from_millis(10));
+        let poll = self
+            .inner
+            .chain
+            .poll_interval()
+            .max(Duration::from_millis(10));
         loop {
             if !self.has_channel(token_network, channel_id) {
                 return Ok(());

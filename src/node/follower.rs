@@ -156,4 +156,3 @@ impl<C: Chain> Node<C> {
         });
     }
 }
-

@@ -168,7 +168,9 @@ impl<C: Chain> Clone for Node<C> {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded data are plain maps updated in short critical sections that do not
     // panic; if one did, the data are still consistent, so keep going.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<C: Chain> Node<C> {
@@ -294,7 +296,8 @@ impl<C: Chain> Node<C> {
                 available,
             });
         }
-        self.check_gas_reserve(Some((token_network, params))).await?;
+        self.check_gas_reserve(Some((token_network, params)))
+            .await?;
         self.with_network_mut(token_network, |network| match &mut network.manager {
             Some(manager) => manager.set_params(params),
             None => network.manager = Some(ConnectionManager::new(params)),
@@ -335,7 +338,11 @@ impl<C: Chain> Node<C> {
 
     /// Takes on a connection manager with `params` without sending anything: for a node
     /// whose channels already exist (the embedded network's peers, a restart).
-    pub async fn adopt_connection(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
+    pub async fn adopt_connection(
+        &self,
+        token: Address,
+        params: ConnectionParams,
+    ) -> Result<(), NodeError> {
         self.wait_ready().await;
         let token_network = self.require_token_network(token).await?;
         self.with_network_mut(token_network, |network| {
@@ -396,14 +403,14 @@ impl<C: Chain> Node<C> {
     }
 
     fn queue(&self, token_network: Address) -> Arc<tokio::sync::Mutex<()>> {
-        Arc::clone(
-            lock(&self.inner.queues)
-                .entry(token_network)
-                .or_default(),
-        )
+        Arc::clone(lock(&self.inner.queues).entry(token_network).or_default())
     }
 
-    fn with_network<T>(&self, token_network: Address, read: impl FnOnce(&NetworkState) -> T) -> Option<T> {
+    fn with_network<T>(
+        &self,
+        token_network: Address,
+        read: impl FnOnce(&NetworkState) -> T,
+    ) -> Option<T> {
         lock(&self.inner.view).network(&token_network).map(read)
     }
 
@@ -412,7 +419,9 @@ impl<C: Chain> Node<C> {
         token_network: Address,
         change: impl FnOnce(&mut NetworkState) -> T,
     ) -> Option<T> {
-        lock(&self.inner.view).network_mut(&token_network).map(change)
+        lock(&self.inner.view)
+            .network_mut(&token_network)
+            .map(change)
     }
 
     /// Refuses with 402 when our ETH does not cover the gas reserve (SPEC §4). `joining`

@@ -181,3 +181,61 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The REST API of a node served over real HTTP on `127.0.0.1`, on a port of the
+/// system's choice. Dropping it shuts the server down.
+pub struct HttpServer {
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Serves the API of `node` with `tokennet::api::serve` on a fresh local port. For tests
+/// on the wall clock (`#[tokio::test]`, not `start_paused`): real sockets need real time.
+pub async fn serve_http(node: &Node<SimChain>) -> HttpServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a local port");
+    let address = listener.local_addr().expect("the bound address");
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(tokennet::api::serve(node.clone(), listener, async move {
+        let _ = stop.await;
+    }));
+    HttpServer {
+        base: format!("http://{address}"),
+        shutdown: Some(shutdown),
+    }
+}
+
+/// Calls `server` over real HTTP with reqwest; a body is sent as JSON.
+pub async fn http_call(
+    server: &HttpServer,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = reqwest::Client::new().request(method, format!("{}{path}", server.base));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.expect("an HTTP answer");
+    let status = StatusCode::from_u16(response.status().as_u16()).expect("a status code");
+    let text = response.text().await.expect("the answer's body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    Answer { status, body, text }
+}

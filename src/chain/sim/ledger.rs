@@ -475,7 +475,9 @@ impl Ledger {
                 // All or nothing: a failed deposit must not leave the channel opened.
                 let network = self.network_mut(network_address)?;
                 network.channels.remove(&id);
-                network.open_pairs.remove(&pair_key(participant1, participant2));
+                network
+                    .open_pairs
+                    .remove(&pair_key(participant1, participant2));
                 network.channel_counter -= 1;
                 Err(reason)
             }

@@ -433,7 +433,11 @@ impl SimChain {
 
     /// Runs `transaction` as `sender` right now, in a block of its own, without gas or
     /// latency: for setting a chain up before nodes act on it.
-    pub fn execute_now(&self, sender: Address, transaction: &Transaction) -> Result<Outcome, Revert> {
+    pub fn execute_now(
+        &self,
+        sender: Address,
+        transaction: &Transaction,
+    ) -> Result<Outcome, Revert> {
         let outcome = {
             let mut state = self.shared.lock();
             let block = state.next_block();
@@ -504,7 +508,11 @@ impl Chain for SimChain {
         Ok(self.shared.lock().ledger.eth_balance(&owner))
     }
 
-    async fn token_balance(&self, token: Address, owner: Address) -> Result<TokenAmount, ChainError> {
+    async fn token_balance(
+        &self,
+        token: Address,
+        owner: Address,
+    ) -> Result<TokenAmount, ChainError> {
         self.rpc_fault()?;
         Ok(TokenAmount(
             self.shared.lock().ledger.token_balance(&token, &owner),
