@@ -236,7 +236,8 @@ async fn side_by_side(
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let listing = args.iter().any(|a| a == "--list");
-    let test_mode = args.iter().any(|a| a == "--test");
+    // Like criterion: without `--bench` (e.g. under `cargo test`), run everything once.
+    let test_mode = !args.iter().any(|a| a == "--bench");
 
     let mut criterion = Criterion::default().configure_from_args();
     if listing {
@@ -287,7 +288,10 @@ fn main() {
         connections_rps,
         trivial_rps
     );
-    println!("  ({rounds} rounds of {per_round} requests to each route, interleaved, one keep-alive client)");
+    println!(
+        "  ({rounds} rounds of {per_round} requests to each route, interleaved, one keep-alive client{})",
+        if test_mode { "; test mode, not a measurement" } else { "" }
+    );
 
     drop(servers);
 }

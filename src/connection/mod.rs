@@ -151,11 +151,21 @@ impl ConnectionManager {
         }
     }
 
-    /// The join (SPEC §3, steps 2 to 4): what to open and fund now.
+    /// The join (SPEC §3, steps 2 to 4): what to open and fund now, choosing new
+    /// partners uniformly at random (Raiden's rule).
     pub fn open_channels<R: Rng + ?Sized>(
         &self,
         view: &NetworkView<'_>,
         rng: &mut R,
+    ) -> Vec<Action> {
+        self.open_channels_with(view, &mut UniformSampler(rng))
+    }
+
+    /// The join with another way of choosing new partners (the simulator's strategies).
+    pub fn open_channels_with<S: PartnerSampler + ?Sized>(
+        &self,
+        view: &NetworkView<'_>,
+        sampler: &mut S,
     ) -> Vec<Action> {
         if self.leaving {
             return Vec::new();
@@ -210,7 +220,7 @@ impl ConnectionManager {
         let partners: HashSet<Address> = view.our_channels.iter().map(|c| c.partner).collect();
         let excluded =
             |a: &Address| *a == view.us || *a == BOOTSTRAP_ADDRESS || partners.contains(a);
-        for partner in view.participants.sample(still_wanted, rng, excluded) {
+        for partner in sampler.sample(view.participants, still_wanted, &excluded) {
             let deposit = if per_partner <= budget {
                 per_partner
             } else {
@@ -255,6 +265,35 @@ impl ConnectionManager {
             && self.params.initial_channel_target > 0
             && self.funded_channels(view) < self.params.initial_channel_target as usize
             && !self.funds_remaining(view).is_zero()
+    }
+}
+
+/// How new partners are chosen among the participants.
+///
+/// The node uses [`UniformSampler`], Raiden's rule; the simulator adds others (such as
+/// preferential attachment) without touching the rest of the policy.
+pub trait PartnerSampler {
+    /// Up to `wanted` distinct participants for which `excluded` is false.
+    fn sample(
+        &mut self,
+        participants: &Participants,
+        wanted: usize,
+        excluded: &dyn Fn(&Address) -> bool,
+    ) -> Vec<Address>;
+}
+
+/// Uniform choice among the eligible participants, in O(wanted).
+#[derive(Debug)]
+pub struct UniformSampler<'r, R: Rng + ?Sized>(pub &'r mut R);
+
+impl<R: Rng + ?Sized> PartnerSampler for UniformSampler<'_, R> {
+    fn sample(
+        &mut self,
+        participants: &Participants,
+        wanted: usize,
+        excluded: &dyn Fn(&Address) -> bool,
+    ) -> Vec<Address> {
+        participants.sample(wanted, self.0, excluded)
     }
 }
 
