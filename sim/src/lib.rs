@@ -1,0 +1,5 @@
+//! tokennet-sim
+pub mod dist;
+pub mod metrics;
+pub mod plots;
+pub mod strategy;
