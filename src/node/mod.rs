@@ -74,9 +74,7 @@ impl<C: Chain> NodeBuilder<C> {
     /// Starts following the chain. Must be called inside a tokio runtime.
     pub fn start(self) -> Node<C> {
         let us = self.chain.our_address();
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&self.config.seed.to_le_bytes());
-        seed[12..].copy_from_slice(us.as_slice());
+        let rng = partner_rng(self.config.seed, us);
         let (sync, _) = watch::channel(SyncState::default());
         let inner = Arc::new(Inner {
             chain: self.chain,
@@ -85,11 +83,21 @@ impl<C: Chain> NodeBuilder<C> {
             view: Mutex::new(View::new(us)),
             sync,
             queues: Mutex::new(HashMap::new()),
-            rng: Mutex::new(ChaCha8Rng::from_seed(seed)),
+            rng: Mutex::new(rng),
         });
         follower::spawn(Arc::downgrade(&inner));
         Node { inner }
     }
+}
+
+/// The random source of a node's partner choices: from the seed and the node's address,
+/// so that nodes sharing a seed still choose differently. The simulator derives its nodes'
+/// generators the same way, so that a node and its simulated twin choose alike.
+pub fn partner_rng(seed: u64, address: Address) -> ChaCha8Rng {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[12..].copy_from_slice(address.as_slice());
+    ChaCha8Rng::from_seed(bytes)
 }
 
 /// How far the node has followed the chain.

@@ -101,8 +101,6 @@ pub enum ChannelState {
         /// Timestamp of the close block, in seconds.
         closed_at: u64,
     },
-    /// Settled: the deposits were paid out.
-    Settled,
 }
 
 /// A channel between two participants.
@@ -290,6 +288,20 @@ impl Ledger {
     /// A token network by its address.
     pub fn token_network(&self, address: &Address) -> Option<&TokenNetwork> {
         self.networks.get(address)
+    }
+
+    /// Sets the deposit limits of a token network (the registry's arguments to
+    /// `createERC20TokenNetwork`).
+    pub fn set_deposit_limits(
+        &mut self,
+        network: &Address,
+        per_participant: U256,
+        per_network: U256,
+    ) -> Result<(), Revert> {
+        let network = self.network_mut(*network)?;
+        network.channel_participant_deposit_limit = per_participant;
+        network.token_network_deposit_limit = per_network;
+        Ok(())
     }
 
     /// Runs `transaction` as sent by `sender` in a block with timestamp `now` (seconds).
@@ -609,7 +621,9 @@ impl Ledger {
         let payouts = channel
             .participants
             .map(|side| (side.address, side.deposit - side.withdrawn));
-        channel.state = ChannelState::Settled;
+        // Like the contract, forget the channel once settled: a long simulation with churn
+        // must not accumulate dead channels.
+        network.channels.remove(&channel_id);
         let key = pair_key(payouts[0].0, payouts[1].0);
         network.open_pairs.remove(&key);
         let paid = payouts[0].1 + payouts[1].1;
