@@ -14,7 +14,9 @@
 //! A node reacts only to events that concern it; no event is broadcast to every node.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -85,12 +87,17 @@ struct SimNode {
     manager: Option<ConnectionManager>,
     /// Our channels not yet settled (open or closed).
     channels: Vec<ChannelId>,
-    rng: ChaCha8Rng,
+    /// Position in the node's partner-choice stream: the generator itself (hundreds of
+    /// bytes) is rebuilt from the seed and the address when needed, so that a million
+    /// nodes do not carry a million generators.
+    rng_position: u128,
     queue: VecDeque<Op>,
     /// Transactions of the current operation not yet mined.
     in_flight: u32,
     current: Option<Op>,
     start_scheduled: bool,
+    /// In `Engine::dirty`: its channels changed during the current block.
+    dirty: bool,
     retry: RetryGate,
     /// No transaction of this node is included before its predecessor (nonce order).
     last_inclusion: Millis,
@@ -107,8 +114,10 @@ struct SimNode {
 struct EdgeState {
     a: u32,
     b: u32,
-    deposit_a: U256,
-    deposit_b: U256,
+    /// Deposits in token units. 128 bits hold any amount a scenario can mint, and halve
+    /// the size of the hottest table of a million-node run.
+    deposit_a: u128,
+    deposit_b: u128,
     open: bool,
 }
 
@@ -202,6 +211,9 @@ pub struct Sample {
     pub metrics: SampleMetrics,
     /// Counters at that time.
     pub counters: Counters,
+    /// Open channels with a node that has left: it is still a participant on chain, so
+    /// others' connection managers may still choose it, as Raiden's would.
+    pub channels_to_departed: u64,
 }
 
 /// A node at the end of the run, for `nodes.csv`.
@@ -293,8 +305,20 @@ pub struct Engine<'s> {
     minted: U256,
     /// Reactions of the block being mined, deduplicated, in order of first occurrence.
     block_reactions: Vec<Reaction>,
-    seen_reactions: std::collections::HashSet<Reaction>,
+    seen_reactions: FxHashSet<Reaction>,
     block_end_scheduled: bool,
+    /// Draws of transaction latencies (kept apart from the nodes' partner choices).
+    latency_rng: ChaCha8Rng,
+    /// Node addresses by index, apart from the nodes: the hot lookups touch 20 bytes, not
+    /// a whole node.
+    addresses: Vec<Address>,
+    /// Nodes whose channels changed during the current block.
+    dirty: Vec<u32>,
+    /// Whether a strategy keeps an index of capacities (computing them costs).
+    tracks_capacity: bool,
+    /// Every arrival, by time, and the next one to schedule.
+    arrivals: Vec<(Millis, u32)>,
+    next_arrival: usize,
 }
 
 /// What a run produced.
@@ -349,7 +373,10 @@ impl<'s> Engine<'s> {
             network,
             participants: Participants::new(),
             nodes: Vec::with_capacity(scenario.node_count() as usize),
-            index_of: HashMap::with_capacity(scenario.node_count() as usize),
+            index_of: HashMap::with_capacity_and_hasher(
+                scenario.node_count() as usize,
+                Default::default(),
+            ),
             queue: BinaryHeap::new(),
             seq: 0,
             now: 0,
@@ -367,10 +394,22 @@ impl<'s> Engine<'s> {
             check_conservation: false,
             minted: U256::ZERO,
             block_reactions: Vec::new(),
-            seen_reactions: std::collections::HashSet::new(),
+            seen_reactions: FxHashSet::default(),
             block_end_scheduled: false,
+            latency_rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x1A7E_0C1E),
+            addresses: Vec::with_capacity(scenario.node_count() as usize),
+            dirty: Vec::new(),
+            tracks_capacity: scenario
+                .cohorts
+                .iter()
+                .any(|c| c.partner_selection == StrategyKind::HighestCapacity),
+            arrivals: Vec::with_capacity(scenario.node_count() as usize),
+            next_arrival: 0,
         };
         engine.create_nodes();
+        // By time, then by index: the order in which the nodes were created.
+        engine.arrivals.sort_unstable();
+        engine.schedule_next_arrival();
         engine.schedule(0, Event::Sample);
         Ok(engine)
     }
@@ -388,17 +427,19 @@ impl<'s> Engine<'s> {
             for time in times {
                 let address = self.ledger.derive_address("account", u64::from(index) + 1);
                 self.index_of.insert(address, index);
+                self.addresses.push(address);
                 self.nodes.push(SimNode {
                     address,
                     cohort: cohort_index as u16,
                     state: NodeState::Waiting,
                     manager: None,
                     channels: Vec::new(),
-                    rng: partner_rng(self.scenario.seed, address),
+                    rng_position: 0,
                     queue: VecDeque::new(),
                     in_flight: 0,
                     current: None,
                     start_scheduled: false,
+                    dirty: false,
                     retry: RetryGate::Idle,
                     last_inclusion: 0,
                     reserved_wei: U256::ZERO,
@@ -407,9 +448,18 @@ impl<'s> Engine<'s> {
                     failure: None,
                     funds: U256::ZERO,
                 });
-                self.schedule(time, Event::Arrive(index));
+                self.arrivals.push((time, index));
                 index += 1;
             }
+        }
+    }
+
+    /// Schedules the next arrival. Arrivals are fed to the queue one at a time, so that
+    /// the queue holds what is in flight, not a million future arrivals.
+    fn schedule_next_arrival(&mut self) {
+        if let Some(&(time, index)) = self.arrivals.get(self.next_arrival) {
+            self.next_arrival += 1;
+            self.schedule(time, Event::Arrive(index));
         }
     }
 
@@ -459,7 +509,10 @@ impl<'s> Engine<'s> {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Arrive(node) => self.arrive(node),
+            Event::Arrive(node) => {
+                self.schedule_next_arrival();
+                self.arrive(node);
+            }
             Event::Leave(node) => self.enqueue(node, Op::Leave),
             Event::Mined { node, tx } => self.mined(node, *tx),
             Event::SettleDue { node, channel } => self.enqueue(node, Op::Settle(channel)),
@@ -546,9 +599,17 @@ impl<'s> Engine<'s> {
                     return None;
                 }
                 let (partner_index, ours, theirs) = if edge.a == n {
-                    (edge.b, edge.deposit_a, edge.deposit_b)
+                    (
+                        edge.b,
+                        U256::from(edge.deposit_a),
+                        U256::from(edge.deposit_b),
+                    )
                 } else {
-                    (edge.a, edge.deposit_b, edge.deposit_a)
+                    (
+                        edge.a,
+                        U256::from(edge.deposit_b),
+                        U256::from(edge.deposit_a),
+                    )
                 };
                 Some(OpenChannel {
                     partner: self.address_of(partner_index),
@@ -564,7 +625,7 @@ impl<'s> Engine<'s> {
         if index == BOOTSTRAP_INDEX {
             BOOTSTRAP_ADDRESS
         } else {
-            self.nodes[index as usize].address
+            self.addresses[index as usize]
         }
     }
 
@@ -657,6 +718,7 @@ impl<'s> Engine<'s> {
         let open = self.open_channels_of(n);
         let token_balance = self.token_balance(n);
         let kind = self.scenario.cohorts[self.nodes[n as usize].cohort as usize].partner_selection;
+        let seed = self.scenario.seed;
         let Engine {
             nodes,
             participants,
@@ -670,20 +732,25 @@ impl<'s> Engine<'s> {
             participants,
             token_balance,
         };
+        // The same generator as the node's (`partner_rng`), at the same position.
+        let mut rng = partner_rng(seed, node.address);
+        rng.set_word_pos(node.rng_position);
         let strategy = strategies
             .iter_mut()
             .find(|(k, _)| *k == kind)
             .map(|(_, s)| s.as_mut());
-        match strategy {
+        let actions = match strategy {
             Some(strategy) => {
                 let mut sampler = StrategySampler {
                     strategy,
-                    rng: &mut node.rng,
+                    rng: &mut rng,
                 };
                 manager.open_channels_with(&view, &mut sampler)
             }
-            None => manager.open_channels(&view, &mut node.rng),
-        }
+            None => manager.open_channels(&view, &mut rng),
+        };
+        node.rng_position = rng.get_word_pos();
+        actions
     }
 
     /// One approve for the total, then one transaction per action, as the node sends them.
@@ -765,7 +832,7 @@ impl<'s> Engine<'s> {
                 break;
             }
             let node = &mut self.nodes[n as usize];
-            let delay = (latency.sample(&mut node.rng) * 1000.0).round() as Millis;
+            let delay = (latency.sample(&mut self.latency_rng) * 1000.0).round() as Millis;
             if delay > self.tx_timeout_ms {
                 timed_out = true;
             }
@@ -935,8 +1002,8 @@ impl<'s> Engine<'s> {
                 self.edges[slot] = Some(EdgeState {
                     a,
                     b,
-                    deposit_a: U256::ZERO,
-                    deposit_b: U256::ZERO,
+                    deposit_a: 0,
+                    deposit_b: 0,
                     open: true,
                 });
                 for side in [a, b] {
@@ -950,7 +1017,7 @@ impl<'s> Engine<'s> {
                 });
                 for side in [a, b] {
                     if side != BOOTSTRAP_INDEX {
-                        self.refresh_wanting(side);
+                        self.mark_dirty(side);
                     }
                 }
                 self.react(Reaction::NewChannel);
@@ -965,20 +1032,22 @@ impl<'s> Engine<'s> {
                     return;
                 };
                 let who = if self.index_of.get(&participant) == Some(&edge.a) {
-                    edge.deposit_a = total_deposit.get();
+                    edge.deposit_a = total_deposit.get().saturating_to();
                     edge.a
                 } else {
-                    edge.deposit_b = total_deposit.get();
+                    edge.deposit_b = total_deposit.get().saturating_to();
                     edge.b
                 };
                 let partner = if who == edge.a { edge.b } else { edge.a };
                 if who != BOOTSTRAP_INDEX {
-                    let capacity = self.capacity_of(who);
-                    self.observe(GraphChange::CapacityChanged {
-                        node: participant,
-                        capacity,
-                    });
-                    self.refresh_wanting(who);
+                    if self.tracks_capacity {
+                        let capacity = self.capacity_of(who);
+                        self.observe(GraphChange::CapacityChanged {
+                            node: participant,
+                            capacity,
+                        });
+                    }
+                    self.mark_dirty(who);
                 }
                 if partner != BOOTSTRAP_INDEX && self.active_manager(partner).is_some() {
                     self.react(Reaction::PartnerDeposit {
@@ -1003,10 +1072,12 @@ impl<'s> Engine<'s> {
                 });
                 for side in [a, b] {
                     if side != BOOTSTRAP_INDEX {
-                        let capacity = self.capacity_of(side);
-                        let node = self.nodes[side as usize].address;
-                        self.observe(GraphChange::CapacityChanged { node, capacity });
-                        self.refresh_wanting(side);
+                        if self.tracks_capacity {
+                            let capacity = self.capacity_of(side);
+                            let node = self.address_of(side);
+                            self.observe(GraphChange::CapacityChanged { node, capacity });
+                        }
+                        self.mark_dirty(side);
                     }
                 }
                 // The closer settles once the settle timeout has passed.
@@ -1035,11 +1106,21 @@ impl<'s> Engine<'s> {
                         self.nodes[side as usize]
                             .channels
                             .retain(|c| *c != channel_id);
-                        self.refresh_wanting(side);
+                        self.mark_dirty(side);
                     }
                 }
             }
             ChainEvent::TokenNetworkCreated { .. } => {}
+        }
+    }
+
+    /// Notes that a node's channels changed: whether it wants partners is decided once,
+    /// at the end of the block, however many of its events the block holds.
+    fn mark_dirty(&mut self, n: u32) {
+        let node = &mut self.nodes[n as usize];
+        if !node.dirty {
+            node.dirty = true;
+            self.dirty.push(n);
         }
     }
 
@@ -1055,6 +1136,10 @@ impl<'s> Engine<'s> {
     fn block_end(&mut self) {
         self.block_end_scheduled = false;
         self.seen_reactions.clear();
+        for n in std::mem::take(&mut self.dirty) {
+            self.nodes[n as usize].dirty = false;
+            self.refresh_wanting(n);
+        }
         for reaction in std::mem::take(&mut self.block_reactions) {
             match reaction {
                 Reaction::NewChannel => {
@@ -1131,8 +1216,8 @@ impl<'s> Engine<'s> {
             .map(|e| Edge {
                 a: e.a,
                 b: e.b,
-                deposit_a: units_to_tokens(e.deposit_a),
-                deposit_b: units_to_tokens(e.deposit_b),
+                deposit_a: units_to_tokens(U256::from(e.deposit_a)),
+                deposit_b: units_to_tokens(U256::from(e.deposit_b)),
             })
             .collect();
         Snapshot { present, edges }
@@ -1151,9 +1236,18 @@ impl<'s> Engine<'s> {
         {
             self.samples.pop();
         }
+        let departed =
+            |i: u32| i != BOOTSTRAP_INDEX && self.nodes[i as usize].state == NodeState::Left;
+        let channels_to_departed = self
+            .edges
+            .iter()
+            .flatten()
+            .filter(|e| e.open && (departed(e.a) || departed(e.b)))
+            .count() as u64;
         self.samples.push(Sample {
             time_hours,
             metrics,
+            channels_to_departed,
             counters: self.counters.clone(),
         });
     }
@@ -1210,8 +1304,8 @@ impl<'s> Engine<'s> {
                         channel_id: id as u64,
                         a: edge.a,
                         b: edge.b,
-                        deposit_a: units_to_tokens(edge.deposit_a),
-                        deposit_b: units_to_tokens(edge.deposit_b),
+                        deposit_a: units_to_tokens(U256::from(edge.deposit_a)),
+                        deposit_b: units_to_tokens(U256::from(edge.deposit_b)),
                     }
                 })
             })

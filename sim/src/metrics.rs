@@ -16,8 +16,14 @@
 //! million nodes: it makes one pass over the nodes and one over the edges (union-find with
 //! path compression and union by size for the connected components), plus one sort of the
 //! present nodes' capacities for the capacity Gini, and allocates O(N) memory.
-//! [`final_metrics`] builds a compact adjacency (CSR) once, in O(N + E) time and memory, and
-//! then runs a bounded number of breadth-first searches on it.
+//! [`final_metrics`] builds a compact adjacency (CSR: offsets, targets and per-direction
+//! capacities) once, in O(N + E) time and memory, and then runs a bounded number of
+//! breadth-first searches on it: the shortest-path sources in batches of 64 with a
+//! bit-parallel multi-source BFS (a node's neighbours are scanned once per level for all
+//! the sources of the batch that reach it at that distance), and each routability sample as a bidirectional BFS that stops as soon as the
+//! two sides meet. On a random graph of a million nodes and 1.5 million channels, in
+//! release mode, `sample_metrics` takes about 0.1 s and `final_metrics` with 32 sources
+//! and 1000 payments about 0.5 s (see the ignored test `timing_million_nodes`).
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -149,7 +155,9 @@ fn find(parent: &mut [u32], x: u32) -> u32 {
     root
 }
 
-/// Computes the per-sample metrics of a snapshot in O(N + E) plus one sort of N floats.
+/// Computes the per-sample metrics of a snapshot: one pass over the edges (degrees,
+/// capacities, union-find with path compression and union by size), one over the nodes,
+/// and one sort of the present nodes' capacities; O(N) extra memory.
 pub fn sample_metrics(snapshot: &Snapshot) -> SampleMetrics {
     let present = &snapshot.present;
     let n = present.len();
@@ -431,6 +439,9 @@ struct MultiBfs {
 impl MultiBfs {
     /// Sources per batch: the bits of a word.
     const BATCH: usize = 64;
+    /// A level is expanded by a full pass over the nodes when its frontier holds more than
+    /// one node in this many.
+    const DENSE: usize = 32;
 
     fn new(n: usize) -> Self {
         Self {
@@ -465,26 +476,41 @@ impl MultiBfs {
             self.seen[s] |= bit;
             self.frontier[s] |= bit;
         }
+        let n = self.seen.len();
         let mut level = 0u32;
         while !self.frontier_nodes.is_empty() {
             level += 1;
+            // A large frontier is expanded by one sequential pass over all nodes, in index
+            // order (offsets and targets are then read sequentially); a small one from its
+            // node list, so that sparse levels cost only their own size.
+            let dense = self.frontier_nodes.len().saturating_mul(Self::DENSE) > n;
             self.touched.clear();
-            for &v in &self.frontier_nodes {
-                let bits = std::mem::take(&mut self.frontier[v as usize]);
-                for &w in &g.targets[g.range(v)] {
-                    let next = &mut self.next[w as usize];
-                    if *next == 0 {
-                        self.touched.push(w);
+            if dense {
+                for v in 0..n {
+                    let bits = std::mem::take(&mut self.frontier[v]);
+                    if bits != 0 {
+                        for &w in &g.targets[g.offsets[v]..g.offsets[v + 1]] {
+                            self.next[w as usize] |= bits;
+                        }
                     }
-                    *next |= bits;
+                }
+            } else {
+                for &v in &self.frontier_nodes {
+                    let bits = std::mem::take(&mut self.frontier[v as usize]);
+                    for &w in &g.targets[g.range(v)] {
+                        let next = &mut self.next[w as usize];
+                        if *next == 0 {
+                            self.touched.push(w);
+                        }
+                        *next |= bits;
+                    }
                 }
             }
             self.frontier_nodes.clear();
             let mut new_pairs = 0u64;
-            for &w in &self.touched {
-                let w = w as usize;
+            let mut absorb = |w: usize, arriving: u64| {
                 let seen = self.seen[w];
-                let fresh = std::mem::take(&mut self.next[w]) & !seen;
+                let fresh = arriving & !seen;
                 if fresh != 0 {
                     if seen == 0 {
                         reached.push(w as u32);
@@ -493,6 +519,17 @@ impl MultiBfs {
                     self.frontier[w] = fresh;
                     self.frontier_nodes.push(w as u32);
                     new_pairs += u64::from(fresh.count_ones());
+                }
+            };
+            if dense {
+                for (w, next) in self.next.iter_mut().enumerate() {
+                    if *next != 0 {
+                        absorb(w, std::mem::take(next));
+                    }
+                }
+            } else {
+                for &w in &self.touched {
+                    absorb(w as usize, std::mem::take(&mut self.next[w as usize]));
                 }
             }
             if new_pairs > 0 {
@@ -1185,6 +1222,21 @@ mod tests {
         }
         let sample_avg = t.elapsed() / runs;
         println!("sample_metrics: first {sample_time:?}, mean of {runs} {sample_avg:?}");
+        let caps = capacities(&s);
+        let t = Instant::now();
+        let g = gini(&mut caps.clone());
+        println!(
+            "  of which the capacity Gini (sort of 1M values): {:?}",
+            t.elapsed()
+        );
+        assert!((g - m1.capacity_gini).abs() < 1e-12);
+        let mut distinct: Vec<f64> = (0..n).map(|_| rng.random::<f64>() * 1e6).collect();
+        let t = Instant::now();
+        std::hint::black_box(gini(&mut distinct));
+        println!(
+            "  (Gini of 1M distinct random values instead: {:?})",
+            t.elapsed()
+        );
         println!("{m1:?}");
 
         let cfg = config(32, 1000, &[1.0, 10.0, 50.0]);

@@ -52,14 +52,14 @@ pub fn timeseries_csv(result: &RunResult) -> String {
         "time_hours,nodes_present,channels_open,tokens_locked,largest_component_share,\
 mean_degree,degree_gini,capacity_gini,joins_started,joins_failed_gas_reserve,\
 joins_failed_timeout,joins_failed_insufficient_eth,joins_failed_revert,transactions,\
-retries,leaves_completed,gas_spent_eth\n",
+retries,leaves_completed,channels_to_departed,gas_spent_eth\n",
     );
     for sample in &result.samples {
         let m = &sample.metrics;
         let c = &sample.counters;
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             float(sample.time_hours),
             m.nodes_present,
             m.channels_open,
@@ -76,6 +76,7 @@ retries,leaves_completed,gas_spent_eth\n",
             c.transactions,
             c.retries,
             c.leaves_completed,
+            sample.channels_to_departed,
             float(crate::engine::units_to_tokens(c.gas_spent_wei)),
         );
     }

@@ -181,7 +181,8 @@ pub fn capacity_distribution(title: &str, capacities: &[f64]) -> String {
     let n = values.len();
     let nf = n as f64;
     let x_axis = Axis::log(values[0], values[n - 1]);
-    let y_axis = Axis::log(1.0 / nf, 1.0);
+    // Down to 1/n, and at least one decade below 1 even for a single value.
+    let y_axis = Axis::log((1.0 / nf).min(0.1), 1.0);
 
     // One point per distinct value x: the share of values ≥ x, kept when it moves far
     // enough on screen from the last kept point (and always the first and the last).
@@ -217,9 +218,16 @@ pub fn capacity_distribution(title: &str, capacities: &[f64]) -> String {
                  stroke-linejoin=\"round\" points=\""
             ),
         );
-        for (k, &(x, y)) in kept.iter().enumerate() {
-            let sep = if k == 0 { "" } else { " " };
-            put(&mut svg, format_args!("{sep}{},{}", num(x), num(y)));
+        // A step function: P(capacity ≥ x) drops at each value and is flat in between,
+        // so each point is reached by a vertical then a horizontal segment.
+        let (x0, y0) = kept[0];
+        put(&mut svg, format_args!("{},{}", num(x0), num(y0)));
+        for pair in kept.windows(2) {
+            let ((px, _), (x, y)) = (pair[0], pair[1]);
+            put(
+                &mut svg,
+                format_args!(" {},{} {},{}", num(px), num(y), num(x), num(y)),
+            );
         }
         svg.push_str("\"/>\n");
     }
@@ -233,12 +241,21 @@ pub fn capacity_distribution(title: &str, capacities: &[f64]) -> String {
         }
         svg.push_str("</g>\n");
     }
-    let mut text = format!("{n} nodes with positive capacity");
+    let mut text = format!("{} with positive capacity", nodes(n as u64));
     if skipped > 0 {
         let _ = write!(text, "; {skipped} with none not shown");
     }
     note(&mut svg, &text);
     finish(svg)
+}
+
+/// "1 node", "2 nodes".
+fn nodes(count: u64) -> String {
+    if count == 1 {
+        "1 node".to_owned()
+    } else {
+        format!("{count} nodes")
+    }
 }
 
 /// Appends formatted text; writing to a `String` cannot fail.
@@ -973,7 +990,15 @@ mod tests {
             &["Zero", "no data"],
         );
         let svg = capacity_distribution("One", &[5.0]);
-        check(&svg, &["One", "<circle"]);
+        check(
+            &svg,
+            &[
+                "One",
+                "<circle",
+                "1 node with positive capacity",
+                ">0.1</text>",
+            ],
+        );
         let svg = capacity_distribution("Equal", &[5.0; 1000]);
         check(&svg, &["Equal"]);
         let svg = capacity_distribution("Tiny", &[1e-300, 1e300, f64::MIN_POSITIVE, f64::MAX]);
@@ -1007,7 +1032,8 @@ mod tests {
             .expect("a polyline")
             .split(' ')
             .count();
-        assert!(points <= 2000, "{points} points");
+        // Two vertices (corner and point) per kept point.
+        assert!(points <= 4000, "{points} points");
         assert!(points > 100, "{points} points");
     }
 

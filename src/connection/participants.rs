@@ -1,7 +1,7 @@
 //! The participants of a token network, with uniform sampling that costs O(wanted), not
 //! O(participants).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use rand::seq::IteratorRandom;
 use rand::Rng;

@@ -5,7 +5,7 @@
 //! ([`super::SimChain`]). The growth simulator drives a `Ledger` directly, so that a
 //! million simulated nodes cost a million small structs, not a million tasks.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use alloy_primitives::keccak256;
 
@@ -195,10 +195,10 @@ impl Ledger {
     pub fn new(seed: u64, settle_timeout: u64) -> Self {
         Self {
             seed,
-            eth: HashMap::new(),
-            tokens: HashMap::new(),
-            networks: HashMap::new(),
-            token_to_network: HashMap::new(),
+            eth: HashMap::default(),
+            tokens: HashMap::default(),
+            networks: HashMap::default(),
+            token_to_network: HashMap::default(),
             settle_timeout,
             created_contracts: 0,
         }
@@ -387,8 +387,8 @@ impl Ledger {
                 channel_counter: 0,
                 channel_participant_deposit_limit: U256::MAX,
                 token_network_deposit_limit: U256::MAX,
-                channels: HashMap::new(),
-                open_pairs: HashMap::new(),
+                channels: HashMap::default(),
+                open_pairs: HashMap::default(),
                 total_deposits: U256::ZERO,
             },
         );
