@@ -106,7 +106,10 @@ struct SimNode {
     arrived_at: Option<Millis>,
     left_at: Option<Millis>,
     failure: Option<JoinFailure>,
+    /// The parameters of its join, drawn at arrival.
     funds: U256,
+    target: u32,
+    joinable: JoinableFraction,
 }
 
 /// An open (or closed, not settled) channel, indexed by identifier.
@@ -447,6 +450,8 @@ impl<'s> Engine<'s> {
                     left_at: None,
                     failure: None,
                     funds: U256::ZERO,
+                    target: 0,
+                    joinable: tokennet::connection::DEFAULT_JOINABLE_FUNDS_TARGET,
                 });
                 self.arrivals.push((time, index));
                 index += 1;
@@ -544,6 +549,19 @@ impl<'s> Engine<'s> {
         let funds = tokens_to_units(cohort.funds.sample(&mut draws));
         let eth = eth_to_wei(cohort.eth.sample(&mut draws));
         let lifetime = cohort.lifetime.as_ref().map(|d| d.sample(&mut draws));
+        let max_target = f64::from(tokennet::connection::MAX_INITIAL_CHANNEL_TARGET);
+        let target = cohort
+            .initial_channel_target
+            .sample(&mut draws)
+            .round()
+            .clamp(0.0, max_target) as u32;
+        let joinable = JoinableFraction::from_f64(
+            cohort
+                .joinable_funds_target
+                .sample(&mut draws)
+                .clamp(0.0, 1.0),
+        )
+        .unwrap_or(tokennet::connection::DEFAULT_JOINABLE_FUNDS_TARGET);
         let address = self.nodes[n as usize].address;
         self.ledger.set_eth_balance(address, eth);
         if self.ledger.mint(self.token, address, funds).is_ok() {
@@ -551,6 +569,8 @@ impl<'s> Engine<'s> {
         }
         let node = &mut self.nodes[n as usize];
         node.funds = funds;
+        node.target = target;
+        node.joinable = joinable;
         node.arrived_at = Some(self.now);
         self.counters.joins_started += 1;
         if let Some(seconds) = lifetime {
@@ -639,12 +659,11 @@ impl<'s> Engine<'s> {
     fn run_op(&mut self, n: u32, op: Op) -> u32 {
         let actions: Vec<Action> = match op {
             Op::Join => {
-                let cohort = &self.scenario.cohorts[self.nodes[n as usize].cohort as usize];
+                let node = &self.nodes[n as usize];
                 let params = ConnectionParams {
-                    funds: self.nodes[n as usize].funds,
-                    initial_channel_target: cohort.initial_channel_target,
-                    joinable_funds_target: JoinableFraction::from_f64(cohort.joinable_funds_target)
-                        .unwrap_or(tokennet::connection::DEFAULT_JOINABLE_FUNDS_TARGET),
+                    funds: node.funds,
+                    initial_channel_target: node.target,
+                    joinable_funds_target: node.joinable,
                 };
                 let manager = ConnectionManager::new(params);
                 // The gas reserve (SPEC §4), as the node checks it before a join.
@@ -781,33 +800,13 @@ impl<'s> Engine<'s> {
                 amount: TokenAmount(needed),
             });
         }
-        transactions.extend(actions.iter().map(|action| self.transaction_for(action)));
+        let network = self.network;
+        transactions.extend(
+            actions
+                .iter()
+                .map(|action| Transaction::for_action(network, action)),
+        );
         self.submit(n, op, transactions)
-    }
-
-    fn transaction_for(&self, action: &Action) -> Transaction {
-        let token_network = self.network;
-        match *action {
-            Action::Open { partner, deposit } if deposit.is_zero() => Transaction::OpenChannel {
-                token_network,
-                partner,
-            },
-            Action::Open { partner, deposit } => Transaction::OpenChannelWithDeposit {
-                token_network,
-                partner,
-                total_deposit: TokenAmount(deposit),
-            },
-            Action::Deposit {
-                partner,
-                channel_id,
-                total_deposit,
-            } => Transaction::SetTotalDeposit {
-                token_network,
-                channel_id,
-                partner,
-                total_deposit: TokenAmount(total_deposit),
-            },
-        }
     }
 
     /// Submits transactions: each is included at the first block after its latency, not
@@ -818,7 +817,7 @@ impl<'s> Engine<'s> {
         let mut sent = 0u32;
         let mut timed_out = false;
         for tx in transactions {
-            let cost = self.gas_price_wei * U256::from(gas_of(&tx));
+            let cost = self.gas_price_wei * U256::from(GAS.gas_of(&tx));
             let address = self.nodes[n as usize].address;
             let available = self
                 .ledger
@@ -881,7 +880,7 @@ impl<'s> Engine<'s> {
             self.schedule(self.now, Event::BlockEnd);
         }
         let address = self.nodes[n as usize].address;
-        let cost = self.gas_price_wei * U256::from(gas_of(&tx));
+        let cost = self.gas_price_wei * U256::from(GAS.gas_of(&tx));
         {
             let node = &mut self.nodes[n as usize];
             node.reserved_wei = node.reserved_wei.saturating_sub(cost);
@@ -1318,19 +1317,6 @@ impl<'s> Engine<'s> {
             counters: self.counters,
             simulated: Duration::from_millis(self.now),
         }
-    }
-}
-
-fn gas_of(tx: &Transaction) -> u64 {
-    match tx {
-        Transaction::RegisterToken { .. } => GAS.create_token_network,
-        Transaction::Approve { .. } => GAS.approve,
-        Transaction::OpenChannel { .. } => GAS.open_channel,
-        Transaction::OpenChannelWithDeposit { .. } => GAS.open_channel_with_deposit,
-        Transaction::SetTotalDeposit { .. } => GAS.set_total_deposit,
-        Transaction::CloseChannel { .. } => GAS.close_channel,
-        Transaction::SettleChannel { .. } => GAS.settle_channel,
-        Transaction::MintFor { .. } => GAS.mint,
     }
 }
 

@@ -123,12 +123,14 @@ pub struct Cohort {
     /// Tokens each commits to the network (`funds` of the join), in whole tokens; each
     /// node also holds exactly this many tokens.
     pub funds: Distribution,
-    /// `initial_channel_target` of the join.
+    /// `initial_channel_target` of the join: a number or a distribution, each draw
+    /// rounded to a whole number of channels and kept within 0 to 1000.
     #[serde(default = "default_target", deserialize_with = "channel_target")]
-    pub initial_channel_target: u32,
-    /// `joinable_funds_target` of the join.
+    pub initial_channel_target: Distribution,
+    /// `joinable_funds_target` of the join: a number or a uniform distribution within
+    /// 0.0 to 1.0.
     #[serde(default = "default_joinable", deserialize_with = "fraction")]
-    pub joinable_funds_target: f64,
+    pub joinable_funds_target: Distribution,
     /// ETH of each node. Below the gas reserve, the join fails (402) and is counted.
     #[serde(default = "default_eth")]
     pub eth: Distribution,
@@ -171,11 +173,15 @@ pub enum Arrival {
 fn default_sample_interval() -> Duration {
     DEFAULT_SAMPLE_INTERVAL
 }
-fn default_target() -> u32 {
-    tokennet::connection::DEFAULT_INITIAL_CHANNEL_TARGET
+fn default_target() -> Distribution {
+    Distribution::Fixed {
+        value: f64::from(tokennet::connection::DEFAULT_INITIAL_CHANNEL_TARGET),
+    }
 }
-fn default_joinable() -> f64 {
-    tokennet::connection::DEFAULT_JOINABLE_FUNDS_TARGET.as_f64()
+fn default_joinable() -> Distribution {
+    Distribution::Fixed {
+        value: tokennet::connection::DEFAULT_JOINABLE_FUNDS_TARGET.as_f64(),
+    }
 }
 fn default_eth() -> Distribution {
     Distribution::Fixed { value: 1.0 }
@@ -203,10 +209,15 @@ fn positive_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(count)
 }
 
-fn channel_target<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let target = u32::deserialize(d)?;
-    let max = tokennet::connection::MAX_INITIAL_CHANNEL_TARGET;
-    if target > max {
+fn channel_target<'de, D: Deserializer<'de>>(d: D) -> Result<Distribution, D::Error> {
+    let target = Distribution::deserialize(d)?;
+    let max = f64::from(tokennet::connection::MAX_INITIAL_CHANNEL_TARGET);
+    let too_large = match target {
+        Distribution::Fixed { value } => value > max,
+        Distribution::Uniform { max: upper, .. } => upper > max,
+        _ => false, // unbounded draws are capped at the maximum
+    };
+    if too_large {
         return Err(D::Error::custom(format!(
             "initial_channel_target must be from 0 to {max}"
         )));
@@ -214,14 +225,18 @@ fn channel_target<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     Ok(target)
 }
 
-fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let value = f64::deserialize(d)?;
-    if !(0.0..=1.0).contains(&value) {
-        return Err(D::Error::custom(format!(
+fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<Distribution, D::Error> {
+    let fraction = Distribution::deserialize(d)?;
+    match fraction {
+        Distribution::Fixed { value } if value <= 1.0 => Ok(fraction),
+        Distribution::Uniform { max, .. } if max <= 1.0 => Ok(fraction),
+        Distribution::Fixed { value } => Err(D::Error::custom(format!(
             "joinable_funds_target must be from 0.0 to 1.0, not {value}"
-        )));
+        ))),
+        _ => Err(D::Error::custom(
+            "joinable_funds_target must stay within 0.0 to 1.0: give a number or a uniform distribution with max at most 1.0",
+        )),
     }
-    Ok(value)
 }
 
 fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -410,8 +425,14 @@ funds = 100
     fn a_minimal_scenario_takes_the_defaults() {
         let scenario = Scenario::from_toml(MINIMAL).unwrap();
         assert_eq!(scenario.chain.block_time, DEFAULT_BLOCK_TIME);
-        assert_eq!(scenario.cohorts[0].initial_channel_target, 3);
-        assert!((scenario.cohorts[0].joinable_funds_target - 0.4).abs() < 1e-12);
+        assert_eq!(
+            scenario.cohorts[0].initial_channel_target,
+            Distribution::Fixed { value: 3.0 }
+        );
+        assert_eq!(
+            scenario.cohorts[0].joinable_funds_target,
+            Distribution::Fixed { value: 0.4 }
+        );
         assert_eq!(scenario.cohorts[0].partner_selection, StrategyKind::Uniform);
         assert_eq!(scenario.node_count(), 10);
     }
@@ -427,6 +448,19 @@ funds = 100
         let error = Scenario::from_toml(&bad).unwrap_err();
         assert!(error.contains("joinable_funds_target"), "{error}");
         assert!(error.contains("line 8"), "{error}");
+
+        let bad = format!(
+            "{MINIMAL}joinable_funds_target = {{ dist = \"pareto\", scale = 0.1, shape = 2 }}\n"
+        );
+        let error = Scenario::from_toml(&bad).unwrap_err();
+        assert!(error.contains("uniform distribution"), "{error}");
+
+        let bad = format!("{MINIMAL}initial_channel_target = 1001\n");
+        let error = Scenario::from_toml(&bad).unwrap_err();
+        assert!(
+            error.contains("initial_channel_target must be from 0 to 1000"),
+            "{error}"
+        );
 
         let bad = MINIMAL.replace("seed = 1", "seed = 1\nsample_interval = \"soon\"");
         let error = Scenario::from_toml(&bad).unwrap_err();

@@ -6,6 +6,7 @@
 //! they are the upper bound our contracts must beat. Replace them with the figures that
 //! the gas-table command measures for our contracts once it exists.
 
+use crate::chain::Transaction;
 use crate::types::U256;
 
 /// Gas used by one kind of transaction.
@@ -42,6 +43,20 @@ pub const GAS: GasTable = GasTable {
 };
 
 impl GasTable {
+    /// Gas used by `transaction`.
+    pub fn gas_of(&self, transaction: &Transaction) -> u64 {
+        match transaction {
+            Transaction::RegisterToken { .. } => self.create_token_network,
+            Transaction::Approve { .. } => self.approve,
+            Transaction::OpenChannel { .. } => self.open_channel,
+            Transaction::OpenChannelWithDeposit { .. } => self.open_channel_with_deposit,
+            Transaction::SetTotalDeposit { .. } => self.set_total_deposit,
+            Transaction::CloseChannel { .. } => self.close_channel,
+            Transaction::SettleChannel { .. } => self.settle_channel,
+            Transaction::MintFor { .. } => self.mint,
+        }
+    }
+
     /// Gas to open, fund, close and settle one channel: the whole life of a new channel.
     pub fn channel_lifecycle(&self) -> u64 {
         self.open_channel_with_deposit + self.close_channel + self.settle_channel

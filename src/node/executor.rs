@@ -138,7 +138,10 @@ impl<C: Chain> Node<C> {
         }
         let mut errors: Vec<ChainError> = Vec::new();
         for action in &actions {
-            match chain.submit(transaction_for(token_network, action)).await {
+            match chain
+                .submit(Transaction::for_action(token_network, action))
+                .await
+            {
                 Ok(tx) => pending.push(tx),
                 Err(error) => errors.push(error),
             }
@@ -353,30 +356,6 @@ impl<C: Chain> Node<C> {
     fn has_channel(&self, token_network: Address, channel_id: ChannelId) -> bool {
         self.with_network(token_network, |n| n.channels.contains_key(&channel_id))
             .unwrap_or(false)
-    }
-}
-
-fn transaction_for(token_network: Address, action: &Action) -> Transaction {
-    match *action {
-        Action::Open { partner, deposit } if deposit.is_zero() => Transaction::OpenChannel {
-            token_network,
-            partner,
-        },
-        Action::Open { partner, deposit } => Transaction::OpenChannelWithDeposit {
-            token_network,
-            partner,
-            total_deposit: TokenAmount(deposit),
-        },
-        Action::Deposit {
-            partner,
-            channel_id,
-            total_deposit,
-        } => Transaction::SetTotalDeposit {
-            token_network,
-            channel_id,
-            partner,
-            total_deposit: TokenAmount(total_deposit),
-        },
     }
 }
 

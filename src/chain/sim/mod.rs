@@ -292,7 +292,7 @@ impl SimState {
     fn include(&mut self, entry: MempoolEntry, block: BlockInfo, config: &SimConfig) {
         let name = entry.pending.transaction.name();
         let hash = entry.pending.hash;
-        let gas_used = gas_of(&config.gas, &entry.pending.transaction);
+        let gas_used = config.gas.gas_of(&entry.pending.transaction);
         if let Err(available) = self.ledger.charge_gas(&entry.sender, entry.cost) {
             let error = ChainError::InsufficientEth {
                 transaction: name,
@@ -366,19 +366,6 @@ impl SimState {
             .filter(|entry| &entry.sender == account)
             .map(|entry| entry.cost)
             .fold(U256::ZERO, |sum, cost| sum + cost)
-    }
-}
-
-fn gas_of(table: &GasTable, transaction: &Transaction) -> u64 {
-    match transaction {
-        Transaction::RegisterToken { .. } => table.create_token_network,
-        Transaction::Approve { .. } => table.approve,
-        Transaction::OpenChannel { .. } => table.open_channel,
-        Transaction::OpenChannelWithDeposit { .. } => table.open_channel_with_deposit,
-        Transaction::SetTotalDeposit { .. } => table.set_total_deposit,
-        Transaction::CloseChannel { .. } => table.close_channel,
-        Transaction::SettleChannel { .. } => table.settle_channel,
-        Transaction::MintFor { .. } => table.mint,
     }
 }
 
@@ -550,7 +537,7 @@ impl Chain for SimChain {
         if let Some(Fault::RpcFailure(message)) = fault {
             return Err(ChainError::Rpc(message));
         }
-        let cost = config.gas_price * U256::from(gas_of(&config.gas, &transaction));
+        let cost = config.gas_price * U256::from(config.gas.gas_of(&transaction));
         let available = state
             .ledger
             .eth_balance(&self.account)
