@@ -35,17 +35,51 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up
 pub enum Command {
     /// Run the node and its REST API (the default).
     Node(NodeArgs),
+    /// Deploy the contracts on a chain and write a deployment file for `node`.
+    Deploy(DeployArgs),
+}
+
+/// Flags of `tokennet deploy`.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// The Ethereum JSON-RPC endpoint.
+    #[arg(long, value_name = "URL")]
+    pub eth_rpc_endpoint: String,
+    /// A file holding the deployer's private key (hex).
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: std::path::PathBuf,
+    /// Settle timeout of the token networks, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 500)]
+    pub settle_timeout: u64,
+    /// Also deploy a test token (with `mintFor`) and register its token network.
+    #[arg(long)]
+    pub with_test_token: bool,
+    /// Where to write the deployment JSON.
+    #[arg(long, value_name = "FILE", default_value = "deployment.json")]
+    pub out: std::path::PathBuf,
+}
+
+/// What to run.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // made once at start-up
+pub enum Run {
+    /// `tokennet node`.
+    Node(NodeArgs),
+    /// `tokennet deploy`.
+    Deploy(DeployArgs),
 }
 
 impl Cli {
-    /// The node's flags, whichever way they were given.
-    pub fn node_args(self) -> NodeArgs {
+    /// What was asked for; no subcommand is `node`.
+    pub fn into_run(self) -> Run {
         match self.command {
-            Some(Command::Node(args)) => args,
-            None => self.node,
+            Some(Command::Node(args)) => Run::Node(args),
+            Some(Command::Deploy(args)) => Run::Deploy(args),
+            None => Run::Node(self.node),
         }
     }
 }
@@ -61,9 +95,38 @@ pub struct NodeArgs {
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TX_TIMEOUT, value_parser = positive_duration)]
     pub tx_timeout: Duration,
 
-    /// Blocks an event or transaction waits before it counts as confirmed.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub confirmation_blocks: u64,
+    /// Blocks an event or transaction waits before it counts as confirmed (default: 5 on
+    /// a real chain, 0 on the simulated one).
+    #[arg(long, value_name = "N")]
+    pub confirmation_blocks: Option<u64>,
+
+    /// The Ethereum JSON-RPC endpoint. Absent: the embedded simulated chain.
+    #[arg(long, value_name = "URL")]
+    pub eth_rpc_endpoint: Option<String>,
+
+    /// A file holding our private key (hex); for development chains.
+    #[arg(long, value_name = "FILE", conflicts_with = "keystore_path")]
+    pub private_key_file: Option<std::path::PathBuf>,
+
+    /// A directory of JSON keystores; with --address and --password-file.
+    #[arg(long, value_name = "DIR", requires_all = ["address", "password_file"])]
+    pub keystore_path: Option<std::path::PathBuf>,
+
+    /// Our address, to pick the keystore.
+    #[arg(long, value_name = "0x…")]
+    pub address: Option<String>,
+
+    /// A file holding the keystore's password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<std::path::PathBuf>,
+
+    /// The TokenNetworkRegistry (or give --deployment).
+    #[arg(long, value_name = "0x…")]
+    pub tokennetwork_registry_contract_address: Option<String>,
+
+    /// A deployment file written by `tokennet deploy` (registry and start block).
+    #[arg(long, value_name = "FILE")]
+    pub deployment: Option<std::path::PathBuf>,
 
     /// Simulated chain: number of peers that have joined the demo token network.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PEERS)]
@@ -115,15 +178,22 @@ fn wei(text: &str) -> Result<U256, String> {
 mod tests {
     use super::*;
 
+    fn node_args(cli: Cli) -> NodeArgs {
+        match cli.into_run() {
+            Run::Node(args) => args,
+            Run::Deploy(_) => panic!("expected node"),
+        }
+    }
+
     #[test]
     fn no_subcommand_means_node_with_defaults() {
-        let args = Cli::try_parse_from(["tokennet"]).unwrap().node_args();
+        let args = node_args(Cli::try_parse_from(["tokennet"]).unwrap());
         assert_eq!(args.api_address.to_string(), "127.0.0.1:5001");
         assert_eq!(args.tx_timeout, Duration::from_secs(120));
         assert_eq!(args.sim_peers, 8);
-        let args = Cli::try_parse_from(["tokennet", "node", "--sim-block-time", "250ms"])
-            .unwrap()
-            .node_args();
+        let args = node_args(
+            Cli::try_parse_from(["tokennet", "node", "--sim-block-time", "250ms"]).unwrap(),
+        );
         assert_eq!(args.sim_block_time, Duration::from_millis(250));
     }
 

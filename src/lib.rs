@@ -40,5 +40,6 @@ pub mod chain;
 pub mod cli;
 pub mod connection;
 pub mod embedded;
+pub mod keys;
 pub mod node;
 pub mod types;

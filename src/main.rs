@@ -4,13 +4,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use tokennet::cli::{Cli, NodeArgs};
+use tokennet::chain::ethereum::{self, Deployment, EthChain, EthConfig};
+use tokennet::cli::{Cli, DeployArgs, NodeArgs, Run};
 use tokennet::embedded::{self, EmbeddedConfig};
 use tokennet::types::checksummed;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Cli::parse().node_args();
+    let run = Cli::parse().into_run();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -18,7 +19,12 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run_node(args).await {
+    let result = match run {
+        Run::Node(args) if args.eth_rpc_endpoint.is_some() => run_eth_node(args).await,
+        Run::Node(args) => run_node(args).await,
+        Run::Deploy(args) => run_deploy(args).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -45,7 +51,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         eth_balance: args.sim_eth_balance,
         token_balance_units: args.sim_token_balance,
         settle_timeout: args.sim_settle_timeout,
-        confirmation_blocks: args.confirmation_blocks,
+        confirmation_blocks: args.confirmation_blocks.unwrap_or(0),
         tx_timeout: args.tx_timeout,
     };
     let network = embedded::start(&config)
@@ -54,6 +60,106 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     print_banner(&args, &network);
     tokennet::api::serve(network.node.clone(), listener, shutdown_signal()).await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `tokennet node --eth-rpc-endpoint …`: the node on a real chain.
+async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.api_address)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; choose another address with --api-address",
+                args.api_address
+            )
+        })?;
+    let signer = match (&args.private_key_file, &args.keystore_path) {
+        (Some(file), _) => tokennet::keys::from_private_key_file(file)?,
+        (None, Some(dir)) => tokennet::keys::from_keystore(
+            dir,
+            args.address.as_deref().unwrap_or_default(),
+            args.password_file.as_deref().unwrap_or(std::path::Path::new("")),
+        )?,
+        (None, None) => anyhow::bail!(
+            "--eth-rpc-endpoint needs a key: --private-key-file FILE, or --keystore-path DIR --address 0x… --password-file FILE"
+        ),
+    };
+    let (registry, start_block) = match (&args.deployment, &args.tokennetwork_registry_contract_address) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let deployment: Deployment = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a deployment file", file.display()))?;
+            (deployment.token_network_registry, deployment.start_block)
+        }
+        (None, Some(address)) => (
+            tokennet::types::parse_checksummed_address(address)
+                .with_context(|| format!("--tokennetwork-registry-contract-address {address}"))?,
+            0,
+        ),
+        (None, None) => anyhow::bail!(
+            "--eth-rpc-endpoint needs the contracts: --deployment FILE or --tokennetwork-registry-contract-address 0x…"
+        ),
+    };
+    let endpoint = args.eth_rpc_endpoint.clone().unwrap_or_default();
+    let config = EthConfig {
+        rpc_url: endpoint.clone(),
+        registry,
+        start_block,
+        confirmation_blocks: args
+            .confirmation_blocks
+            .unwrap_or(ethereum::DEFAULT_CONFIRMATION_BLOCKS),
+        poll_interval: ethereum::DEFAULT_POLL_INTERVAL,
+    };
+    let chain = EthChain::connect(config, signer)
+        .await
+        .with_context(|| format!("cannot reach {endpoint}"))?;
+    let node = tokennet::node::Node::builder(chain)
+        .tx_timeout(args.tx_timeout)
+        .seed(rand_seed())
+        .start();
+    println!(
+        "tokennet node on {endpoint}\n\n  our address    {}\n  registry       {}\n  REST API       http://{}/api/v1\n",
+        checksummed(&node.address()),
+        checksummed(&registry),
+        args.api_address
+    );
+    tokennet::api::serve(node, listener, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A seed for partner choices on a real chain, where runs need not repeat.
+fn rand_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
+
+/// `tokennet deploy`.
+async fn run_deploy(args: DeployArgs) -> anyhow::Result<()> {
+    let signer = tokennet::keys::from_private_key_file(&args.private_key_file)?;
+    let options = ethereum::DeployOptions {
+        settle_timeout: args.settle_timeout,
+        with_test_token: args.with_test_token,
+    };
+    let deployment = ethereum::deploy(&args.eth_rpc_endpoint, signer, &options)
+        .await
+        .with_context(|| format!("deploying through {}", args.eth_rpc_endpoint))?;
+    let json = serde_json::to_string_pretty(&deployment)?;
+    std::fs::write(&args.out, json + "\n")
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!(
+        "deployed on chain {}: registry {}{} → {}",
+        deployment.chain_id,
+        checksummed(&deployment.token_network_registry),
+        deployment
+            .test_token
+            .map(|t| format!(", test token {}", checksummed(&t)))
+            .unwrap_or_default(),
+        args.out.display()
+    );
     Ok(())
 }
 

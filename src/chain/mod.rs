@@ -22,6 +22,7 @@
 //!   broken contract rule) and which are the chain's (RPC failure, not mined in time).
 //!   A `Chain` never panics on a chain failure.
 
+pub mod ethereum;
 pub mod gas;
 pub mod sim;
 

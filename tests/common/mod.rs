@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod anvil;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -144,7 +146,12 @@ impl Answer {
 }
 
 /// Calls the REST API of `node` through the whole warp stack (in memory).
-pub async fn call(node: &Node<SimChain>, method: &str, path: &str, body: Option<&str>) -> Answer {
+pub async fn call<C: Chain>(
+    node: &Node<C>,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Answer {
     let mut request = warp::test::request().method(method).path(path);
     if let Some(body) = body {
         request = request

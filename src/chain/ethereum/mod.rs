@@ -1,0 +1,632 @@
+//! `EthChain`: the [`Chain`] on a real Ethereum JSON-RPC endpoint, through alloy.
+//!
+//! * Reads go through a plain provider; reads that fail are retried with backoff before
+//!   they count as an RPC failure.
+//! * Transactions are signed here with the node's key, with nonces kept locally, so that
+//!   the transactions of a join are sent at once and mined in one block.
+//! * Events come from `eth_getLogs` over the registry and every token network it
+//!   created, up to the head minus the confirmation depth.
+//! * Closing a channel without payments signs the empty balance proof of SPEC §5.3.
+
+pub mod contracts;
+mod deploy;
+pub mod signing;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Bytes, FixedBytes};
+use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::types::{Filter, Log, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolEvent};
+
+pub use deploy::{deploy, DeployOptions, Deployment};
+pub use signing::{balance_proof_counter_signature_message, closing_signature};
+
+use self::contracts::{ICustomToken, ITokenNetwork, ITokenNetworkRegistry, IERC20};
+use crate::chain::gas::GAS;
+use crate::chain::{
+    BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, Transaction,
+};
+use crate::types::{Address, ChannelId, TokenAmount, U256};
+
+/// Default confirmation depth on a real chain.
+pub const DEFAULT_CONFIRMATION_BLOCKS: u64 = 5;
+/// Default interval between polls for new blocks.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Attempts of a read before it is an RPC failure.
+const READ_ATTEMPTS: u32 = 4;
+
+/// Where and how to reach the chain.
+#[derive(Clone, Debug)]
+pub struct EthConfig {
+    /// The JSON-RPC endpoint.
+    pub rpc_url: String,
+    /// The TokenNetworkRegistry.
+    pub registry: Address,
+    /// The block the registry was deployed in: events are read from there on.
+    pub start_block: u64,
+    /// Blocks before an event or a receipt counts.
+    pub confirmation_blocks: u64,
+    /// Interval between polls.
+    pub poll_interval: Duration,
+}
+
+/// The chain on an Ethereum JSON-RPC endpoint, acting for one key. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct EthChain {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    provider: RootProvider,
+    signer: PrivateKeySigner,
+    wallet: EthereumWallet,
+    config: EthConfig,
+    chain_id: u64,
+    /// The next nonce to use; `None` until first asked of the chain.
+    next_nonce: tokio::sync::Mutex<Option<u64>>,
+    /// Token networks the registry created, learned from its events.
+    networks: Mutex<Vec<Address>>,
+}
+
+fn rpc<E: std::fmt::Display>(error: E) -> ChainError {
+    ChainError::Rpc(error.to_string())
+}
+
+impl EthChain {
+    /// Connects to `config.rpc_url` and signs with `signer`.
+    pub async fn connect(config: EthConfig, signer: PrivateKeySigner) -> Result<Self, ChainError> {
+        let url = config
+            .rpc_url
+            .parse()
+            .map_err(|e| ChainError::Rpc(format!("invalid RPC URL {}: {e}", config.rpc_url)))?;
+        let provider = RootProvider::new_http(url);
+        let chain_id = provider.get_chain_id().await.map_err(rpc)?;
+        let wallet = EthereumWallet::from(signer.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                provider,
+                signer,
+                wallet,
+                config,
+                chain_id,
+                next_nonce: tokio::sync::Mutex::new(None),
+                networks: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.inner.chain_id
+    }
+
+    /// The provider, for tools and tests.
+    pub fn provider(&self) -> &RootProvider {
+        &self.inner.provider
+    }
+
+    /// Retries a read a few times with backoff: a lagging or briefly unreachable endpoint
+    /// must not fail a call at once.
+    async fn read<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(error) if attempt >= READ_ATTEMPTS => {
+                    return Err(ChainError::Rpc(format!("{what}: {error}")));
+                }
+                Err(error) => {
+                    tracing::debug!(%error, attempt, "read failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn head(&self) -> Result<u64, ChainError> {
+        self.read("eth_blockNumber", || async {
+            self.inner.provider.get_block_number().await.map_err(rpc)
+        })
+        .await
+    }
+
+    async fn block_timestamp(&self, number: u64) -> Result<u64, ChainError> {
+        self.read("eth_getBlockByNumber", || async {
+            let block = self
+                .inner
+                .provider
+                .get_block_by_number(BlockNumberOrTag::Number(number))
+                .await
+                .map_err(rpc)?
+                .ok_or_else(|| ChainError::Rpc(format!("block {number} not found")))?;
+            Ok(block.header.timestamp)
+        })
+        .await
+    }
+
+    fn known_networks(&self) -> Vec<Address> {
+        self.inner
+            .networks
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default()
+    }
+
+    async fn logs(
+        &self,
+        addresses: Vec<Address>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Log>, ChainError> {
+        if addresses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = Filter::new()
+            .address(addresses)
+            .from_block(from)
+            .to_block(to);
+        self.read("eth_getLogs", || async {
+            self.inner.provider.get_logs(&filter).await.map_err(rpc)
+        })
+        .await
+    }
+
+    /// Calldata and destination of a transaction.
+    fn encode(&self, transaction: &Transaction) -> Result<(Address, Bytes), ChainError> {
+        let us = self.our_address();
+        Ok(match transaction {
+            Transaction::RegisterToken { token } => (
+                self.inner.config.registry,
+                ITokenNetworkRegistry::createERC20TokenNetworkCall {
+                    _token_address: *token,
+                    _channel_participant_deposit_limit: U256::MAX,
+                    _token_network_deposit_limit: U256::MAX,
+                }
+                .abi_encode()
+                .into(),
+            ),
+            Transaction::Approve {
+                token,
+                spender,
+                amount,
+            } => (
+                *token,
+                IERC20::approveCall {
+                    spender: *spender,
+                    value: amount.get(),
+                }
+                .abi_encode()
+                .into(),
+            ),
+            Transaction::OpenChannel {
+                token_network,
+                partner,
+            } => (
+                *token_network,
+                ITokenNetwork::openChannelCall {
+                    participant1: us,
+                    participant2: *partner,
+                }
+                .abi_encode()
+                .into(),
+            ),
+            Transaction::OpenChannelWithDeposit {
+                token_network,
+                partner,
+                total_deposit,
+            } => (
+                *token_network,
+                ITokenNetwork::openChannelWithDepositCall {
+                    participant1: us,
+                    participant2: *partner,
+                    participant1_total_deposit: total_deposit.get(),
+                }
+                .abi_encode()
+                .into(),
+            ),
+            Transaction::SetTotalDeposit {
+                token_network,
+                channel_id,
+                partner,
+                total_deposit,
+            } => (
+                *token_network,
+                ITokenNetwork::setTotalDepositCall {
+                    channel_identifier: U256::from(channel_id.0),
+                    participant: us,
+                    total_deposit: total_deposit.get(),
+                    partner: *partner,
+                }
+                .abi_encode()
+                .into(),
+            ),
+            Transaction::CloseChannel {
+                token_network,
+                channel_id,
+                partner,
+            } => {
+                let signature = closing_signature(
+                    &self.inner.signer,
+                    *token_network,
+                    self.inner.chain_id,
+                    *channel_id,
+                )?;
+                (
+                    *token_network,
+                    ITokenNetwork::closeChannelCall {
+                        channel_identifier: U256::from(channel_id.0),
+                        non_closing_participant: *partner,
+                        closing_participant: us,
+                        balance_hash: FixedBytes::ZERO,
+                        nonce: U256::ZERO,
+                        additional_hash: FixedBytes::ZERO,
+                        non_closing_signature: Bytes::from(vec![0u8; 65]),
+                        closing_signature: signature,
+                    }
+                    .abi_encode()
+                    .into(),
+                )
+            }
+            Transaction::SettleChannel {
+                token_network,
+                channel_id,
+                partner,
+            } => (
+                *token_network,
+                ITokenNetwork::settleChannelCall {
+                    channel_identifier: U256::from(channel_id.0),
+                    participant1: us,
+                    participant1_transferred_amount: U256::ZERO,
+                    participant1_locked_amount: U256::ZERO,
+                    participant1_locksroot: FixedBytes::ZERO,
+                    participant2: *partner,
+                    participant2_transferred_amount: U256::ZERO,
+                    participant2_locked_amount: U256::ZERO,
+                    participant2_locksroot: FixedBytes::ZERO,
+                }
+                .abi_encode()
+                .into(),
+            ),
+            Transaction::MintFor { token, to, amount } => (
+                *token,
+                ICustomToken::mintForCall {
+                    num: amount.get(),
+                    target: *to,
+                }
+                .abi_encode()
+                .into(),
+            ),
+        })
+    }
+
+    /// Why a mined transaction reverted: the call replayed on the state before its block.
+    async fn revert_reason(&self, to: Address, input: Bytes, block: u64) -> String {
+        let call = TransactionRequest::default()
+            .with_from(self.our_address())
+            .with_to(to)
+            .with_input(input);
+        match self
+            .inner
+            .provider
+            .call(call)
+            .block(BlockNumberOrTag::Number(block.saturating_sub(1)).into())
+            .await
+        {
+            Ok(_) => "reverted (the replay did not)".into(),
+            Err(error) => error.to_string(),
+        }
+    }
+}
+
+/// Turns a log into an event, if it is one the node follows.
+fn decode_log(log: &Log, timestamp: u64) -> Option<EventRecord> {
+    let block = log.block_number?;
+    let address = log.address();
+    let topic = *log.topic0()?;
+    let data = &log.inner;
+    let event = if topic == ITokenNetworkRegistry::TokenNetworkCreated::SIGNATURE_HASH {
+        let e = ITokenNetworkRegistry::TokenNetworkCreated::decode_log(data).ok()?;
+        ChainEvent::TokenNetworkCreated {
+            token: e.token_address,
+            token_network: e.token_network_address,
+            settle_timeout: e.settle_timeout.saturating_to(),
+        }
+    } else if topic == ITokenNetwork::ChannelOpened::SIGNATURE_HASH {
+        let e = ITokenNetwork::ChannelOpened::decode_log(data).ok()?;
+        ChainEvent::ChannelOpened {
+            token_network: address,
+            channel_id: ChannelId(e.channel_identifier.saturating_to()),
+            participant1: e.participant1,
+            participant2: e.participant2,
+        }
+    } else if topic == ITokenNetwork::ChannelNewDeposit::SIGNATURE_HASH {
+        let e = ITokenNetwork::ChannelNewDeposit::decode_log(data).ok()?;
+        ChainEvent::ChannelNewDeposit {
+            token_network: address,
+            channel_id: ChannelId(e.channel_identifier.saturating_to()),
+            participant: e.participant,
+            total_deposit: TokenAmount(e.total_deposit),
+        }
+    } else if topic == ITokenNetwork::ChannelClosed::SIGNATURE_HASH {
+        let e = ITokenNetwork::ChannelClosed::decode_log(data).ok()?;
+        ChainEvent::ChannelClosed {
+            token_network: address,
+            channel_id: ChannelId(e.channel_identifier.saturating_to()),
+            closing_participant: e.closing_participant,
+        }
+    } else if topic == ITokenNetwork::ChannelSettled::SIGNATURE_HASH {
+        let e = ITokenNetwork::ChannelSettled::decode_log(data).ok()?;
+        ChainEvent::ChannelSettled {
+            token_network: address,
+            channel_id: ChannelId(e.channel_identifier.saturating_to()),
+            participant1: (e.participant1, TokenAmount(e.participant1_amount)),
+            participant2: (e.participant2, TokenAmount(e.participant2_amount)),
+        }
+    } else {
+        return None;
+    };
+    Some(EventRecord {
+        block,
+        timestamp,
+        event,
+    })
+}
+
+impl Chain for EthChain {
+    fn our_address(&self) -> Address {
+        self.inner.signer.address()
+    }
+
+    async fn latest_block(&self) -> Result<BlockInfo, ChainError> {
+        let head = self.head().await?;
+        let number = head.saturating_sub(self.inner.config.confirmation_blocks);
+        let timestamp = self.block_timestamp(number).await?;
+        Ok(BlockInfo { number, timestamp })
+    }
+
+    async fn gas_price(&self) -> Result<U256, ChainError> {
+        self.read("eth_gasPrice", || async {
+            self.inner
+                .provider
+                .get_gas_price()
+                .await
+                .map(U256::from)
+                .map_err(rpc)
+        })
+        .await
+    }
+
+    async fn eth_balance(&self, owner: Address) -> Result<U256, ChainError> {
+        self.read("eth_getBalance", || async {
+            self.inner.provider.get_balance(owner).await.map_err(rpc)
+        })
+        .await
+    }
+
+    async fn token_balance(
+        &self,
+        token: Address,
+        owner: Address,
+    ) -> Result<TokenAmount, ChainError> {
+        let erc20 = IERC20::new(token, &self.inner.provider);
+        self.read("balanceOf", || async {
+            erc20
+                .balanceOf(owner)
+                .call()
+                .await
+                .map(TokenAmount)
+                .map_err(rpc)
+        })
+        .await
+    }
+
+    async fn token_network(&self, token: Address) -> Result<Option<Address>, ChainError> {
+        let registry = ITokenNetworkRegistry::new(self.inner.config.registry, &self.inner.provider);
+        let network = self
+            .read("token_to_token_networks", || async {
+                registry
+                    .token_to_token_networks(token)
+                    .call()
+                    .await
+                    .map_err(rpc)
+            })
+            .await?;
+        Ok((network != Address::ZERO).then_some(network))
+    }
+
+    async fn settle_timeout(&self, token_network: Address) -> Result<u64, ChainError> {
+        let network = ITokenNetwork::new(token_network, &self.inner.provider);
+        let timeout = self
+            .read("settle_timeout", || async {
+                network.settle_timeout().call().await.map_err(rpc)
+            })
+            .await?;
+        Ok(timeout.saturating_to())
+    }
+
+    async fn events(&self, from: u64, to: u64) -> Result<Vec<EventRecord>, ChainError> {
+        let from = from.max(self.inner.config.start_block);
+        if from > to {
+            return Ok(Vec::new());
+        }
+        // The registry first: a network created in this range has its channels in it too.
+        let mut logs = self
+            .logs(vec![self.inner.config.registry], from, to)
+            .await?;
+        for log in &logs {
+            if let Some(record) = decode_log(log, 0) {
+                if let ChainEvent::TokenNetworkCreated { token_network, .. } = record.event {
+                    if let Ok(mut networks) = self.inner.networks.lock() {
+                        if !networks.contains(&token_network) {
+                            networks.push(token_network);
+                        }
+                    }
+                }
+            }
+        }
+        logs.extend(self.logs(self.known_networks(), from, to).await?);
+        logs.sort_by_key(|log| (log.block_number, log.log_index));
+        let mut records = Vec::with_capacity(logs.len());
+        let mut timestamps: Vec<(u64, u64)> = Vec::new();
+        for log in &logs {
+            let Some(block) = log.block_number else {
+                continue;
+            };
+            // Only closes need the block time (settlement is timed from it).
+            let is_close = log.topic0() == Some(&ITokenNetwork::ChannelClosed::SIGNATURE_HASH);
+            let timestamp = if is_close {
+                match timestamps.iter().find(|(b, _)| *b == block) {
+                    Some((_, t)) => *t,
+                    None => {
+                        let t = self.block_timestamp(block).await?;
+                        timestamps.push((block, t));
+                        t
+                    }
+                }
+            } else {
+                0
+            };
+            if let Some(record) = decode_log(log, timestamp) {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    async fn submit(&self, transaction: Transaction) -> Result<PendingTx, ChainError> {
+        let (to, input) = self.encode(&transaction)?;
+        let gas_price: u128 = self.gas_price().await?.saturating_to();
+        // Not estimated: a deposit sent right after its approve would fail estimation
+        // before the approve is mined. The table's figure with a margin is enough.
+        let gas = GAS.gas_of(&transaction) * 3 / 2 + 50_000;
+        let mut nonce_slot = self.inner.next_nonce.lock().await;
+        let nonce = match *nonce_slot {
+            Some(nonce) => nonce,
+            None => {
+                self.read("eth_getTransactionCount", || async {
+                    self.inner
+                        .provider
+                        .get_transaction_count(self.our_address())
+                        .pending()
+                        .await
+                        .map_err(rpc)
+                })
+                .await?
+            }
+        };
+        let request = TransactionRequest::default()
+            .with_from(self.our_address())
+            .with_to(to)
+            .with_input(input)
+            .with_nonce(nonce)
+            .with_chain_id(self.inner.chain_id)
+            .with_gas_limit(gas)
+            .with_gas_price(gas_price);
+        let envelope = request
+            .build(&self.inner.wallet)
+            .await
+            .map_err(|e| ChainError::Rpc(format!("signing {}: {e}", transaction.name())))?;
+        match self.inner.provider.send_tx_envelope(envelope).await {
+            Ok(pending) => {
+                *nonce_slot = Some(nonce + 1);
+                Ok(PendingTx {
+                    hash: *pending.tx_hash(),
+                    transaction,
+                })
+            }
+            Err(error) => {
+                // Ask the chain again next time: the nonce may or may not have been used.
+                *nonce_slot = None;
+                let message = error.to_string();
+                if message.contains("insufficient funds") {
+                    let available = self
+                        .eth_balance(self.our_address())
+                        .await
+                        .unwrap_or_default();
+                    Err(ChainError::InsufficientEth {
+                        transaction: transaction.name(),
+                        needed: U256::from(gas) * U256::from(gas_price),
+                        available,
+                    })
+                } else {
+                    Err(ChainError::Rpc(format!(
+                        "sending {}: {message}",
+                        transaction.name()
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
+        let poll = self
+            .inner
+            .config
+            .poll_interval
+            .min(Duration::from_millis(500));
+        loop {
+            let receipt = self
+                .inner
+                .provider
+                .get_transaction_receipt(pending.hash)
+                .await
+                .map_err(rpc);
+            if let Ok(Some(receipt)) = receipt {
+                let block = receipt.block_number.unwrap_or_default();
+                let head = self.head().await?;
+                if head >= block + self.inner.config.confirmation_blocks {
+                    if !receipt.status() {
+                        let (to, input) = self.encode(&pending.transaction)?;
+                        let reason = self.revert_reason(to, input, block).await;
+                        return Err(ChainError::Reverted {
+                            transaction: pending.transaction.name(),
+                            hash: pending.hash,
+                            reason,
+                        });
+                    }
+                    let mut channel_id = None;
+                    let mut token_network = None;
+                    for log in receipt.inner.logs() {
+                        if let Some(record) = decode_log(log, 0) {
+                            match record.event {
+                                ChainEvent::ChannelOpened { channel_id: id, .. } => {
+                                    channel_id = Some(id)
+                                }
+                                ChainEvent::TokenNetworkCreated {
+                                    token_network: network,
+                                    ..
+                                } => token_network = Some(network),
+                                _ => {}
+                            }
+                        }
+                    }
+                    return Ok(Receipt {
+                        hash: pending.hash,
+                        block,
+                        gas_used: receipt.gas_used,
+                        channel_id,
+                        token_network,
+                    });
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.inner.config.poll_interval
+    }
+}
