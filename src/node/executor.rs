@@ -156,11 +156,11 @@ impl<C: Chain> Node<C> {
                     last_block = last_block.max(receipt.block);
                     log_receipt(self.inner.us, token, tx, &receipt);
                 }
-                Err(ChainError::Reverted { reason, .. }) if is_open(&tx.transaction) => {
+                Err(error @ ChainError::Reverted { .. }) if is_open(&tx.transaction) => {
                     // Most likely the partner opened a channel with us at the same time:
                     // once the view has it, deposit into that one instead.
-                    tracing::info!(%reason, "open reverted; will deposit into the partner's channel if it exists");
-                    lost_races.push(tx.transaction.clone());
+                    tracing::info!(%error, "open reverted; will deposit into the partner's channel if it exists");
+                    lost_races.push((tx.transaction.clone(), error));
                 }
                 Err(error) => {
                     tracing::warn!(token = %token, transaction = tx.transaction.name(), %error, "transaction failed");
@@ -171,9 +171,9 @@ impl<C: Chain> Node<C> {
         if last_block > 0 {
             self.wait_synced(last_block).await?;
         }
-        for lost in lost_races {
+        for (lost, revert) in lost_races {
             if let Err(error) = self
-                .deposit_after_lost_race(token, token_network, &lost)
+                .deposit_after_lost_race(token, token_network, &lost, revert)
                 .await
             {
                 errors.push(error);
@@ -186,12 +186,14 @@ impl<C: Chain> Node<C> {
     }
 
     /// After our open reverted, deposits into the channel that now exists with the
-    /// partner; the approve of the join already covers the amount.
+    /// partner; the approve of the join already covers the amount. Without such a
+    /// channel, the open's own revert (`revert`) is the failure.
     async fn deposit_after_lost_race(
         &self,
         token: Address,
         token_network: Address,
         lost: &Transaction,
+        revert: ChainError,
     ) -> Result<(), ChainError> {
         let (partner, deposit) = match lost {
             Transaction::OpenChannelWithDeposit {
@@ -206,9 +208,7 @@ impl<C: Chain> Node<C> {
             .with_network(token_network, |n| n.channel_with(&partner).copied())
             .flatten();
         let Some(channel) = existing.filter(|c| c.phase == ChannelPhase::Opened) else {
-            return Err(ChainError::Rpc(format!(
-                "opening a channel with {partner} failed and no channel with it exists"
-            )));
+            return Err(revert);
         };
         if channel.our_deposit >= deposit {
             return Ok(());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use alloy::network::EthereumWallet;
 use alloy::node_bindings::{Anvil, AnvilInstance};
-use alloy::providers::ProviderBuilder;
+use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use tokennet::chain::ethereum::contracts::IERC20;
 use tokennet::chain::ethereum::{deploy, DeployOptions, Deployment, EthChain, EthConfig};
@@ -56,7 +56,10 @@ impl AnvilNet {
     /// Spawns anvil with `block_time` seconds between blocks and deploys the contracts
     /// with a settle timeout of `settle_timeout` seconds.
     pub async fn start(block_time: f64, settle_timeout: u64) -> Self {
-        let anvil = Anvil::at(anvil_path()).block_time_f64(block_time).spawn();
+        let anvil = Anvil::at(anvil_path())
+            .block_time_f64(block_time)
+            .args(["--accounts", "20"])
+            .spawn();
         let deployment = deploy(
             &anvil.endpoint(),
             signer(&anvil, 0),
@@ -132,5 +135,134 @@ impl AnvilNet {
             .await
             .expect("balanceOf")
             .get()
+    }
+}
+
+/// Our contracts on anvil as a [`super::scenarios::ScenarioNet`]: each account is one of
+/// anvil's dev accounts (0 deployed the contracts and holds the test tokens).
+pub struct AnvilScenario {
+    /// The chain.
+    pub net: AnvilNet,
+    next_account: usize,
+    second: Option<Address>,
+}
+
+impl AnvilScenario {
+    /// Spawns anvil (half-second blocks, 20 accounts) and deploys the contracts with a
+    /// two-second settle timeout.
+    pub async fn start() -> Self {
+        Self {
+            net: AnvilNet::start(0.5, 2).await,
+            next_account: 1,
+            second: None,
+        }
+    }
+
+    fn index_of(&self, account: Address) -> usize {
+        (0..self.net.anvil.keys().len())
+            .find(|i| self.net.signer(*i).address() == account)
+            .expect("an anvil account")
+    }
+
+    /// A raw JSON-RPC call to anvil (its `anvil_*` and `evm_*` methods).
+    pub async fn raw(&self, method: &'static str, params: serde_json::Value) -> serde_json::Value {
+        let provider = alloy::providers::RootProvider::<alloy::network::Ethereum>::new_http(
+            self.net.anvil.endpoint().parse().expect("anvil's URL"),
+        );
+        provider
+            .raw_request(method.into(), params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+}
+
+impl super::scenarios::ScenarioNet for AnvilScenario {
+    type C = EthChain;
+
+    fn token(&self) -> Address {
+        self.net.token
+    }
+
+    fn token_network(&self) -> Address {
+        self.net.token_network
+    }
+
+    async fn second_token(&mut self) -> Address {
+        let deployment = deploy(
+            &self.net.anvil.endpoint(),
+            self.net.signer(0),
+            &DeployOptions {
+                settle_timeout: 2,
+                with_test_token: true,
+            },
+        )
+        .await
+        .expect("deploying a second token");
+        // A token of its own registry would be unknown to our nodes: register the new
+        // token in *our* registry instead.
+        let token = deployment.test_token.expect("a test token");
+        let chain = self.net.chain(0).await;
+        let pending = chain
+            .submit(tokennet::chain::Transaction::RegisterToken { token })
+            .await
+            .expect("registering the second token");
+        chain.confirm(&pending).await.expect("registration mined");
+        self.second = Some(token);
+        token
+    }
+
+    async fn account(&mut self, tokens: U256) -> Address {
+        let index = self.next_account;
+        self.next_account += 1;
+        self.net.give_tokens(index, tokens).await;
+        if let Some(second) = self.second {
+            let provider = ProviderBuilder::new()
+                .wallet(EthereumWallet::from(self.net.signer(0)))
+                .connect_http(self.net.anvil.endpoint().parse().expect("anvil's URL"));
+            IERC20::new(second, &provider)
+                .transfer(self.net.signer(index).address(), tokens)
+                .send()
+                .await
+                .expect("transfer")
+                .get_receipt()
+                .await
+                .expect("receipt");
+        }
+        self.net.signer(index).address()
+    }
+
+    async fn node(&mut self, account: Address) -> Node<EthChain> {
+        let node = self.net.node(self.index_of(account)).await;
+        node.wait_ready().await;
+        node
+    }
+
+    async fn open_channel(&mut self, a: Address, b: Address) {
+        let chain = self.net.chain(self.index_of(a)).await;
+        let pending = chain
+            .submit(tokennet::chain::Transaction::OpenChannel {
+                token_network: self.net.token_network,
+                partner: b,
+            })
+            .await
+            .expect("sending the open");
+        chain.confirm(&pending).await.expect("the open mined");
+    }
+
+    async fn set_mining_paused(&self, paused: bool) {
+        let interval = if paused { 0 } else { 1 };
+        self.raw("evm_setIntervalMining", serde_json::json!([interval]))
+            .await;
+    }
+
+    async fn pending_transactions(&self) -> usize {
+        let status = self.raw("txpool_status", serde_json::json!([])).await;
+        let pending = status["pending"].as_str().unwrap_or("0x0");
+        usize::from_str_radix(pending.trim_start_matches("0x"), 16).unwrap_or(0)
+    }
+
+    async fn balance(&self, owner: Address) -> U256 {
+        let chain = self.net.chain(0).await;
+        self.net.balance(&chain, owner).await
     }
 }

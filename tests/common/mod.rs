@@ -4,6 +4,8 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod anvil;
+pub mod mock_rpc;
+pub mod scenarios;
 
 use std::future::Future;
 use std::time::Duration;
@@ -245,4 +247,79 @@ pub async fn http_call(
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     };
     Answer { status, body, text }
+}
+
+/// The simulated chain as a [`scenarios::ScenarioNet`].
+pub struct SimScenario {
+    /// The chain and its test token.
+    pub net: TestNet,
+    second: Option<Address>,
+}
+
+impl SimScenario {
+    /// A chain with one-second blocks and the test token registered.
+    pub fn new() -> Self {
+        Self {
+            net: TestNet::new(),
+            second: None,
+        }
+    }
+}
+
+impl scenarios::ScenarioNet for SimScenario {
+    type C = SimChain;
+
+    fn token(&self) -> Address {
+        self.net.token
+    }
+
+    fn token_network(&self) -> Address {
+        self.net.token_network
+    }
+
+    async fn second_token(&mut self) -> Address {
+        let token = self.net.chain.deploy_test_token();
+        self.net
+            .chain
+            .execute_now(
+                self.net.chain.our_address(),
+                &Transaction::RegisterToken { token },
+            )
+            .expect("registering the second token");
+        self.second = Some(token);
+        token
+    }
+
+    async fn account(&mut self, tokens: U256) -> Address {
+        let account = self.net.account(tokens);
+        if let Some(second) = self.second {
+            self.net
+                .chain
+                .mint(second, account, tokens)
+                .expect("minting");
+        }
+        account
+    }
+
+    async fn node(&mut self, account: Address) -> Node<SimChain> {
+        let node = self.net.node(account);
+        node.wait_ready().await;
+        node
+    }
+
+    async fn open_channel(&mut self, a: Address, b: Address) {
+        self.net.open_channel_now(a, b, U256::ZERO);
+    }
+
+    async fn set_mining_paused(&self, paused: bool) {
+        self.net.chain.set_mining_paused(paused);
+    }
+
+    async fn pending_transactions(&self) -> usize {
+        self.net.chain.pending_transactions()
+    }
+
+    async fn balance(&self, owner: Address) -> U256 {
+        self.net.balance(owner)
+    }
 }

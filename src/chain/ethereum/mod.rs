@@ -37,6 +37,8 @@ use crate::types::{Address, ChannelId, TokenAmount, U256};
 pub const DEFAULT_CONFIRMATION_BLOCKS: u64 = 5;
 /// Default interval between polls for new blocks.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Gas limit of a token registration, enough for Raiden 0.50's registry as well as ours.
+const REGISTER_TOKEN_GAS_LIMIT: u64 = 5_000_000;
 /// Attempts of a read before it is an RPC failure.
 const READ_ATTEMPTS: u32 = 4;
 
@@ -124,7 +126,17 @@ impl EthChain {
             match call().await {
                 Ok(value) => return Ok(value),
                 Err(error) if attempt >= READ_ATTEMPTS => {
-                    return Err(ChainError::Rpc(format!("{what}: {error}")));
+                    // `error` is normally a `ChainError::Rpc` already: keep its message
+                    // without its "chain RPC failed: " prefix, which the returned error
+                    // adds again (the answer read "chain RPC failed: balanceOf: chain RPC
+                    // failed: …"), and say that the read was retried.
+                    let cause = match error {
+                        ChainError::Rpc(message) => message,
+                        other => other.to_string(),
+                    };
+                    return Err(ChainError::Rpc(format!(
+                        "{what} failed {READ_ATTEMPTS} times: {cause}"
+                    )));
                 }
                 Err(error) => {
                     tracing::debug!(%error, attempt, "read failed; retrying");
@@ -331,6 +343,20 @@ impl EthChain {
     }
 }
 
+impl EthChain {
+    /// Whether the node no longer knows a transaction it has no receipt for. An RPC
+    /// failure here says nothing: only a definite "unknown" counts.
+    async fn was_dropped(&self, pending: &PendingTx) -> bool {
+        matches!(
+            self.inner
+                .provider
+                .get_transaction_by_hash(pending.hash)
+                .await,
+            Ok(None)
+        )
+    }
+}
+
 /// Turns a log into an event, if it is one the node follows.
 fn decode_log(log: &Log, timestamp: u64) -> Option<EventRecord> {
     let block = log.block_number?;
@@ -511,7 +537,11 @@ impl Chain for EthChain {
         let gas_price: u128 = self.gas_price().await?.saturating_to();
         // Not estimated: a deposit sent right after its approve would fail estimation
         // before the approve is mined. The table's figure with a margin is enough.
-        let gas = GAS.gas_of(&transaction) * 3 / 2 + 50_000;
+        let mut gas = GAS.gas_of(&transaction) * 3 / 2 + 50_000;
+        if matches!(transaction, Transaction::RegisterToken { .. }) {
+            // Our registry is cheap; Raiden 0.50's needs 3.53 M. Leave room for either.
+            gas = gas.max(REGISTER_TOKEN_GAS_LIMIT);
+        }
         let mut nonce_slot = self.inner.next_nonce.lock().await;
         let nonce = match *nonce_slot {
             Some(nonce) => nonce,
@@ -584,7 +614,7 @@ impl Chain for EthChain {
                 .get_transaction_receipt(pending.hash)
                 .await
                 .map_err(rpc);
-            if let Ok(Some(receipt)) = receipt {
+            if let Ok(Some(receipt)) = &receipt {
                 let block = receipt.block_number.unwrap_or_default();
                 let head = self.head().await?;
                 if head >= block + self.inner.config.confirmation_blocks {
@@ -621,6 +651,17 @@ impl Chain for EthChain {
                         token_network,
                     });
                 }
+            }
+            if matches!(receipt, Ok(None)) && self.was_dropped(pending).await {
+                // Dropped from the mempool, or replaced by another transaction with its
+                // nonce: no receipt will ever come. Ask the chain for the nonce again, so
+                // that the next transaction does not wait behind a gap.
+                *self.inner.next_nonce.lock().await = None;
+                return Err(ChainError::Rpc(format!(
+                    "transaction {} {} was dropped or replaced before it was mined; call again to send it anew",
+                    pending.transaction.name(),
+                    pending.hash
+                )));
             }
             tokio::time::sleep(poll).await;
         }

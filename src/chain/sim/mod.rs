@@ -173,6 +173,7 @@ impl SimChainBuilder {
                 latency_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_1a7e),
                 default_latency: config.latency,
                 tx_counter: 0,
+                mining_paused: false,
             }),
             blocks,
             config,
@@ -219,6 +220,8 @@ struct SimState {
     /// Latency of accounts without their own.
     default_latency: Latency,
     tx_counter: u64,
+    /// While set, blocks include no transaction.
+    mining_paused: bool,
 }
 
 #[derive(Debug)]
@@ -279,6 +282,10 @@ impl SimState {
     fn mine_block(&mut self, config: &SimConfig) -> u64 {
         let now = Instant::now();
         let block = self.next_block();
+        if self.mining_paused {
+            // Blocks go on (time passes) but include nothing, like a congested chain.
+            return block.number;
+        }
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.mempool)
             .into_iter()
             .partition(|entry| entry.include_at <= now && entry.fault != Some(Fault::NeverMine));
@@ -460,6 +467,17 @@ impl SimChain {
             Some(account) => state.accounts.entry(account).or_default().latency = Some(latency),
             None => state.default_latency = latency,
         }
+    }
+
+    /// Stops (or resumes) including transactions in blocks; blocks keep coming. For tests
+    /// that need transactions to wait, as `evm_setAutomine(false)` does on anvil.
+    pub fn set_mining_paused(&self, paused: bool) {
+        self.shared.lock().mining_paused = paused;
+    }
+
+    /// Transactions submitted and not yet mined.
+    pub fn pending_transactions(&self) -> usize {
+        self.shared.lock().mempool.len()
     }
 
     /// The head block (not only the confirmed one).
