@@ -114,7 +114,11 @@ impl TokenAmount {
 
 impl Serialize for TokenAmount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // A JSON number with all its digits: `u128` is not wide enough, floats would round.
+        // A JSON number with all its digits, never a float. Most amounts fit in 128 bits,
+        // which serde writes as an integer directly; larger ones go out as raw digits.
+        if let Ok(small) = u128::try_from(self.0) {
+            return serializer.serialize_u128(small);
+        }
         let digits = self.0.to_string();
         let raw = RawValue::from_string(digits).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
