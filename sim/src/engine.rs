@@ -26,8 +26,8 @@ use tokennet::chain::gas::{gas_reserve, ReserveInputs, GAS};
 use tokennet::chain::sim::{Ledger, Revert};
 use tokennet::chain::{ChainEvent, Transaction};
 use tokennet::connection::{
-    Action, ConnectionManager, ConnectionParams, JoinableFraction, NetworkView, OpenChannel,
-    Participants, RetryGate,
+    tokens_needed, Action, ConnectionManager, ConnectionParams, JoinableFraction, NetworkView,
+    OpenChannel, Participants, RetryGate,
 };
 use tokennet::node::partner_rng;
 use tokennet::types::{Address, ChannelId, TokenAmount, BOOTSTRAP_ADDRESS, U256};
@@ -784,14 +784,7 @@ impl<'s> Engine<'s> {
                 .map(|c| c.our_deposit)
                 .unwrap_or_default()
         };
-        let needed = actions.iter().fold(U256::ZERO, |sum, action| match action {
-            Action::Open { deposit, .. } => sum + *deposit,
-            Action::Deposit {
-                partner,
-                total_deposit,
-                ..
-            } => sum + total_deposit.saturating_sub(current(partner)),
-        });
+        let needed = tokens_needed(&actions, current);
         let mut transactions = Vec::with_capacity(actions.len() + 1);
         if !needed.is_zero() {
             transactions.push(Transaction::Approve {

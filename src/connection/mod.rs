@@ -70,6 +70,19 @@ pub enum Action {
     },
 }
 
+/// Tokens the actions take from us: each open's deposit plus each deposit's increase over
+/// `current_deposit(partner)`. One approve of this amount covers them all.
+pub fn tokens_needed(actions: &[Action], current_deposit: impl Fn(&Address) -> U256) -> U256 {
+    actions.iter().fold(U256::ZERO, |sum, action| match action {
+        Action::Open { deposit, .. } => sum.saturating_add(*deposit),
+        Action::Deposit {
+            partner,
+            total_deposit,
+            ..
+        } => sum.saturating_add(total_deposit.saturating_sub(current_deposit(partner))),
+    })
+}
+
 /// The connection manager of one token network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionManager {

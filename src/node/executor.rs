@@ -11,7 +11,7 @@ use futures::future::join_all;
 use super::view::ChannelPhase;
 use super::{lock, Node, NodeError};
 use crate::chain::{Chain, ChainError, PendingTx, Receipt, Transaction};
-use crate::connection::Action;
+use crate::connection::{tokens_needed, Action};
 use crate::types::{Address, ChannelId, TokenAmount, U256};
 
 impl<C: Chain> Node<C> {
@@ -118,14 +118,7 @@ impl<C: Chain> Node<C> {
             })
             .unwrap_or_default()
         };
-        let needed = actions.iter().fold(U256::ZERO, |sum, action| match action {
-            Action::Open { deposit, .. } => sum + *deposit,
-            Action::Deposit {
-                partner,
-                total_deposit,
-                ..
-            } => sum + total_deposit.saturating_sub(current_deposit(partner)),
-        });
+        let needed = tokens_needed(&actions, current_deposit);
 
         let mut pending = Vec::with_capacity(actions.len() + 1);
         if !needed.is_zero() {

@@ -81,18 +81,29 @@ pub async fn deploy(
         .connect_http(url);
     let chain_id = provider.get_chain_id().await.map_err(rpc)?;
 
-    let create = |code: Vec<u8>| {
-        TransactionRequest::default()
-            .with_from(deployer)
-            .with_deploy_code(Bytes::from(code))
+    // Sends one transaction and waits for its receipt; a revert is a failure.
+    let send = |request: TransactionRequest, what: &'static str| {
+        let provider = &provider;
+        async move {
+            let receipt = provider
+                .send_transaction(request.with_from(deployer))
+                .await
+                .map_err(rpc)?
+                .get_receipt()
+                .await
+                .map_err(rpc)?;
+            if !receipt.status() {
+                return Err(ChainError::Rpc(format!("{what} reverted")));
+            }
+            Ok(receipt)
+        }
     };
-    let receipt = provider
-        .send_transaction(create(bytecode(SECRET_REGISTRY)?))
-        .await
-        .map_err(rpc)?
-        .get_receipt()
-        .await
-        .map_err(rpc)?;
+    let create = |code: Vec<u8>| TransactionRequest::default().with_deploy_code(Bytes::from(code));
+    let receipt = send(
+        create(bytecode(SECRET_REGISTRY)?),
+        "deploying SecretRegistry",
+    )
+    .await?;
     let secret_registry = receipt
         .contract_address
         .ok_or_else(|| ChainError::Rpc("SecretRegistry was not created".into()))?;
@@ -106,13 +117,7 @@ pub async fn deploy(
         )
             .abi_encode_params(),
     );
-    let receipt = provider
-        .send_transaction(create(code))
-        .await
-        .map_err(rpc)?
-        .get_receipt()
-        .await
-        .map_err(rpc)?;
+    let receipt = send(create(code), "deploying TokenNetworkRegistry").await?;
     let registry = receipt
         .contract_address
         .ok_or_else(|| ChainError::Rpc("TokenNetworkRegistry was not created".into()))?;
@@ -131,13 +136,7 @@ pub async fn deploy(
             )
                 .abi_encode_params(),
         );
-        let receipt = provider
-            .send_transaction(create(code))
-            .await
-            .map_err(rpc)?
-            .get_receipt()
-            .await
-            .map_err(rpc)?;
+        let receipt = send(create(code), "deploying CustomToken").await?;
         let token = receipt
             .contract_address
             .ok_or_else(|| ChainError::Rpc("CustomToken was not created".into()))?;
@@ -146,23 +145,13 @@ pub async fn deploy(
             _channel_participant_deposit_limit: U256::MAX,
             _token_network_deposit_limit: U256::MAX,
         };
-        let receipt = provider
-            .send_transaction(
-                TransactionRequest::default()
-                    .with_from(deployer)
-                    .with_to(registry)
-                    .with_input(register.abi_encode()),
-            )
-            .await
-            .map_err(rpc)?
-            .get_receipt()
-            .await
-            .map_err(rpc)?;
-        if !receipt.status() {
-            return Err(ChainError::Rpc(
-                "registering the test token reverted".into(),
-            ));
-        }
+        send(
+            TransactionRequest::default()
+                .with_to(registry)
+                .with_input(register.abi_encode()),
+            "registering the test token",
+        )
+        .await?;
         let network = ITokenNetworkRegistry::new(registry, &provider)
             .token_to_token_networks(token)
             .call()
