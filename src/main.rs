@@ -33,16 +33,18 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
-    // Bind first: a busy port is a message, not a panic, and nothing else has started.
-    let listener = tokio::net::TcpListener::bind(args.api_address)
+/// Binds the API's listener first: a busy port is a message, not a panic, and nothing
+/// else has started yet.
+async fn bind_api(address: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| {
-            format!(
-                "cannot listen on {}; choose another address with --api-address",
-                args.api_address
-            )
-        })?;
+            format!("cannot listen on {address}; choose another address with --api-address")
+        })
+}
+
+async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let listener = bind_api(args.api_address).await?;
     let config = EmbeddedConfig {
         peers: args.sim_peers,
         seed: args.sim_seed,
@@ -65,14 +67,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
 
 /// `tokennet node --eth-rpc-endpoint …`: the node on a real chain.
 async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(args.api_address)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}; choose another address with --api-address",
-                args.api_address
-            )
-        })?;
+    let listener = bind_api(args.api_address).await?;
     let signer = match (&args.private_key_file, &args.keystore_path) {
         (Some(file), _) => tokennet::keys::from_private_key_file(file)?,
         (None, Some(dir)) => tokennet::keys::from_keystore(
