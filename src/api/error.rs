@@ -51,7 +51,10 @@ impl ApiError {
                 | NodeError::InsufficientTokenBalance { .. } => StatusCode::CONFLICT,
                 NodeError::GasReserve { .. } => StatusCode::PAYMENT_REQUIRED,
                 NodeError::NoSuchChannel { .. } => StatusCode::NOT_FOUND,
-                NodeError::Syncing { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                NodeError::Syncing { .. } | NodeError::ShuttingDown => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                NodeError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 NodeError::Chain(chain) => match chain {
                     ChainError::InsufficientEth { .. } => StatusCode::PAYMENT_REQUIRED,
                     ChainError::NotMined { .. } => StatusCode::REQUEST_TIMEOUT,

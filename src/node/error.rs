@@ -53,6 +53,12 @@ pub enum NodeError {
         /// Blocks left.
         blocks_to_sync: u64,
     },
+    /// The node is shutting down and takes no new work.
+    #[error("The node is shutting down; try again once it has restarted")]
+    ShuttingDown,
+    /// The state database failed.
+    #[error("state database: {0}")]
+    Store(String),
     /// A chain call or transaction failed.
     #[error(transparent)]
     Chain(#[from] ChainError),

@@ -84,6 +84,8 @@ impl<C: Chain> NodeBuilder<C> {
             sync,
             queues: Mutex::new(HashMap::new()),
             rng: Mutex::new(rng),
+            submission: tokio::sync::Mutex::new(()),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         });
         follower::spawn(Arc::downgrade(&inner));
         Node { inner }
@@ -158,6 +160,11 @@ pub(crate) struct Inner<C: Chain> {
     /// One queue per token network (keyed by its address).
     queues: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
     rng: Mutex<ChaCha8Rng>,
+    /// Held while a transaction is being signed, journaled and handed to the chain, so
+    /// that a shutdown never cuts a submission in half.
+    submission: tokio::sync::Mutex<()>,
+    /// Set once a shutdown has begun: no new join, leave or transaction starts.
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 /// A node: one account, its connection managers, its view of the chain. Cheap to clone.
@@ -388,7 +395,29 @@ impl<C: Chain> Node<C> {
         Ok(receipt.hash)
     }
 
+    /// Stops taking work and returns once no transaction submission is in progress:
+    /// new joins, leaves and transactions answer [`NodeError::ShuttingDown`] from then
+    /// on. Work already waiting for receipts is left as it is; the journal lets the next
+    /// start pick it up.
+    pub async fn shutdown(&self) {
+        self.inner
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _no_submission_in_progress = self.inner.submission.lock().await;
+        tracing::info!("no transaction submission in progress; node stopped");
+    }
+
+    /// Whether [`Node::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner
+            .shutting_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn ensure_ready(&self) -> Result<(), NodeError> {
+        if self.is_shutting_down() {
+            return Err(NodeError::ShuttingDown);
+        }
         match self.status() {
             NodeStatus::Ready => Ok(()),
             NodeStatus::Syncing { blocks_to_sync } => Err(NodeError::Syncing { blocks_to_sync }),
