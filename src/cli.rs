@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::embedded::{DEFAULT_PEERS, DEFAULT_TOKEN_BALANCE_UNITS};
+use crate::api::auth::ApiToken;
+use crate::api::cors::{CorsPolicy, DEFAULT_CORS_DOMAINS};
+use crate::api::ApiConfig;
+use crate::embedded::{DEFAULT_PEERS, DEFAULT_TOKENS, DEFAULT_TOKEN_BALANCE_UNITS};
 use crate::types::U256;
 
 /// Default `--api-address`.
@@ -73,6 +76,17 @@ pub enum Run {
     Deploy(DeployArgs),
 }
 
+impl NodeArgs {
+    /// How to serve the API: the token and CORS policy of the flags, default timeouts.
+    pub fn api_config(&self) -> ApiConfig {
+        ApiConfig {
+            token: self.api_token.clone(),
+            cors: self.rpccorsdomain.clone(),
+            ..ApiConfig::default()
+        }
+    }
+}
+
 impl Cli {
     /// What was asked for; no subcommand is `node`.
     pub fn into_run(self) -> Run {
@@ -90,6 +104,16 @@ pub struct NodeArgs {
     /// Where the REST API listens.
     #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_API_ADDRESS)]
     pub api_address: SocketAddr,
+
+    /// A file holding the API's secret token: every request must then carry
+    /// `Authorization: Bearer <token>` (the file's content, trimmed), else 401.
+    #[arg(long = "api-token-file", value_name = "FILE", value_parser = ApiToken::parse_file_flag)]
+    pub api_token: Option<ApiToken>,
+
+    /// Origins a browser page may call the API from, comma-separated; `*` stands for a
+    /// host label or a port (`http://localhost:*`), `*` alone for any origin.
+    #[arg(long, value_name = "LIST", default_value = DEFAULT_CORS_DOMAINS, value_parser = CorsPolicy::parse)]
+    pub rpccorsdomain: CorsPolicy,
 
     /// How long a transaction may take to be mined before the call answers 408.
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TX_TIMEOUT, value_parser = positive_duration)]
@@ -132,6 +156,11 @@ pub struct NodeArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PEERS)]
     pub sim_peers: usize,
 
+    /// Simulated chain: number of demo tokens, each with its token network joined by
+    /// every peer.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TOKENS, value_parser = at_least_one)]
+    pub sim_tokens: usize,
+
     /// Simulated chain: seed of every random choice (addresses, partners, latencies).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub sim_seed: u64,
@@ -170,6 +199,14 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     Ok(value)
 }
 
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("must be a whole number".into()),
+    }
+}
+
 fn wei(text: &str) -> Result<U256, String> {
     U256::from_str_radix(text, 10).map_err(|_| "must be a whole number of wei".into())
 }
@@ -195,6 +232,19 @@ mod tests {
             Cli::try_parse_from(["tokennet", "node", "--sim-block-time", "250ms"]).unwrap(),
         );
         assert_eq!(args.sim_block_time, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn sim_tokens_defaults_to_one_and_takes_a_count() {
+        let args = node_args(Cli::try_parse_from(["tokennet"]).unwrap());
+        assert_eq!(args.sim_tokens, 1);
+        let args =
+            node_args(Cli::try_parse_from(["tokennet", "node", "--sim-tokens", "4"]).unwrap());
+        assert_eq!(args.sim_tokens, 4);
+        for bad in ["0", "many"] {
+            let error = Cli::try_parse_from(["tokennet", "--sim-tokens", bad]).unwrap_err();
+            assert!(error.to_string().contains("--sim-tokens"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -41,12 +41,14 @@ async fn bind_api(address: std::net::SocketAddr) -> anyhow::Result<tokio::net::T
         .with_context(|| {
             format!("cannot listen on {address}; choose another address with --api-address")
         })
+        .inspect(|_| tokennet::api::warn_if_exposed(address))
 }
 
 async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let listener = bind_api(args.api_address).await?;
     let config = EmbeddedConfig {
         peers: args.sim_peers,
+        tokens: args.sim_tokens,
         seed: args.sim_seed,
         block_time: args.sim_block_time,
         tx_latency: args.sim_tx_latency,
@@ -60,7 +62,8 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         .await
         .context("starting the embedded simulated chain")?;
     print_banner(&args, &network);
-    tokennet::api::serve(network.node.clone(), listener, shutdown_signal()).await;
+    let stop = stop_node_on_signal(network.node.clone());
+    tokennet::api::serve_with(network.node.clone(), listener, args.api_config(), stop).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -119,7 +122,8 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
         checksummed(&registry),
         args.api_address
     );
-    tokennet::api::serve(node, listener, shutdown_signal()).await;
+    let stop = stop_node_on_signal(node.clone());
+    tokennet::api::serve_with(node, listener, args.api_config(), stop).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -162,15 +166,40 @@ fn print_banner(args: &NodeArgs, network: &embedded::EmbeddedNetwork) {
     let base = format!("http://{}/api/v1", args.api_address);
     let token = checksummed(&network.token);
     let funds = embedded::one_token() * tokennet::types::U256::from(100u64);
+    let tokens = if network.tokens.len() > 1 {
+        let mut lines = format!(
+            "  demo tokens    {} (18 decimals; we hold {} of each), with their token networks:",
+            network.tokens.len(),
+            args.sim_token_balance
+        );
+        for demo in &network.tokens {
+            lines += &format!(
+                "\n    {}  network {}",
+                checksummed(&demo.token),
+                checksummed(&demo.token_network)
+            );
+        }
+        lines
+    } else {
+        format!(
+            "  demo token     {token} (18 decimals; we hold {} tokens)\n  token network  {}",
+            args.sim_token_balance,
+            checksummed(&network.token_network)
+        )
+    };
+    let which = if network.tokens.len() > 1 {
+        "first demo token's network"
+    } else {
+        "demo token network"
+    };
     println!(
         "tokennet node on an embedded simulated chain ({} peers, a block every {:?})
 
   our address    {}
-  demo token     {} (18 decimals; we hold {} tokens)
-  token network  {}
+{tokens}
   REST API       {base}
 
-Join the demo token network with 100 tokens, look, then leave:
+Join the {which} with 100 tokens, look, then leave:
 
   curl -i -X PUT {base}/connections/{token} -H 'Content-Type: application/json' -d '{{\"funds\": \"{funds}\"}}'
   curl {base}/connections
@@ -179,10 +208,15 @@ Join the demo token network with 100 tokens, look, then leave:
         network.peers.len(),
         args.sim_block_time,
         checksummed(&network.node.address()),
-        token,
-        args.sim_token_balance,
-        checksummed(&network.token_network),
     );
+}
+
+/// Waits for SIGINT or SIGTERM, then stops the node: no new join, leave or transaction
+/// starts, and no transaction submission is cut in half. The API stops after it, without
+/// waiting for long joins and leaves (the node resumes them after a restart).
+async fn stop_node_on_signal<C: tokennet::chain::Chain>(node: tokennet::node::Node<C>) {
+    shutdown_signal().await;
+    node.shutdown().await;
 }
 
 async fn shutdown_signal() {

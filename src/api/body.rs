@@ -2,13 +2,14 @@
 //! checked values with messages that name the field at fault.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::TryStreamExt;
 use serde_json::value::RawValue;
 use warp::{Filter, Rejection};
 
-use super::error::{ApiError, BodyTooLarge};
+use super::error::{ApiError, BodyTooLarge, BodyTooSlow};
 use crate::connection::{
     ConnectionParams, JoinableFraction, DEFAULT_INITIAL_CHANNEL_TARGET,
     DEFAULT_JOINABLE_FUNDS_TARGET, MAX_INITIAL_CHANNEL_TARGET,
@@ -18,9 +19,21 @@ use crate::types::{parse_checksummed_address, Address, TokenAmount, U256};
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
+/// Default time a client has to send the whole body, once its headers are in.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The body as bytes, refused with 413 past [`MAX_BODY_BYTES`] whether or not the client
-/// announced its length.
+/// announced its length, and with 408 if it takes longer than
+/// [`DEFAULT_BODY_READ_TIMEOUT`] to arrive.
 pub fn limited() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    limited_within(DEFAULT_BODY_READ_TIMEOUT)
+}
+
+/// [`limited`], with the body to arrive within `timeout` (else 408): a client that sends
+/// its body slowly cannot hold a connection and a handler open.
+pub fn limited_within(
+    timeout: Duration,
+) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and_then(|length: Option<u64>| async move {
             match length {
@@ -32,7 +45,11 @@ pub fn limited() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
         })
         .untuple_one()
         .and(warp::body::stream())
-        .and_then(collect_limited)
+        .and_then(move |stream| async move {
+            tokio::time::timeout(timeout, collect_limited(stream))
+                .await
+                .unwrap_or_else(|_| Err(warp::reject::custom(BodyTooSlow(timeout))))
+        })
 }
 
 async fn collect_limited(

@@ -1,8 +1,9 @@
 //! The one place where failures become HTTP status codes and `{"errors": "…"}` bodies.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
-use warp::http::StatusCode;
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::Rejection;
 
@@ -11,7 +12,7 @@ use crate::node::NodeError;
 use crate::types::AddressParseError;
 
 /// Why a request failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// An address in the path is not an EIP-55 address.
     #[error("{0}")]
@@ -28,6 +29,19 @@ pub enum ApiError {
     /// The body is over the limit.
     #[error("Request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
+    /// The API requires a bearer token (`--api-token-file`) and the request carries none
+    /// or a wrong one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The request's `Origin` is not one that `--rpccorsdomain` allows.
+    #[error("Origin {0} is not allowed; allow it with --rpccorsdomain")]
+    OriginNotAllowed(String),
+    /// The client did not send the whole body in time.
+    #[error("The request body was not received within {}", humantime::format_duration(*.0))]
+    BodyTimeout(Duration),
+    /// A read did not answer in time: the chain (or the node's view of it) is stuck.
+    #[error("The chain did not answer within {}; try again shortly", humantime::format_duration(*.0))]
+    ReadTimeout(Duration),
     /// The node refused or failed.
     #[error("{0}")]
     Node(#[from] NodeError),
@@ -44,6 +58,12 @@ impl ApiError {
             ApiError::InvalidInput(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            // A client too slow to send its body: the request timed out (RFC 9110 §15.5.9).
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            // The client did nothing wrong; the node cannot answer now: try again.
+            ApiError::ReadTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Node(error) => match error {
                 NodeError::UnregisteredToken { .. }
@@ -72,13 +92,20 @@ impl ApiError {
 impl Reply for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let challenge = matches!(self, ApiError::Unauthorized(_));
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         } else {
             tracing::debug!(error = %self, status = status.as_u16(), "request refused");
         }
         let body = warp::reply::json(&serde_json::json!({ "errors": self.to_string() }));
-        warp::reply::with_status(body, status).into_response()
+        let mut response = warp::reply::with_status(body, status).into_response();
+        if challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -97,6 +124,8 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         ApiError::NotFound("No such resource".into())
     } else if let Some(too_large) = rejection.find::<BodyTooLarge>() {
         ApiError::PayloadTooLarge(too_large.0)
+    } else if let Some(too_slow) = rejection.find::<BodyTooSlow>() {
+        ApiError::BodyTimeout(too_slow.0)
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::MethodNotAllowed
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
@@ -112,3 +141,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
 pub struct BodyTooLarge(pub u64);
 
 impl warp::reject::Reject for BodyTooLarge {}
+
+/// A body not received within the limit (a rejection, like [`BodyTooLarge`]).
+#[derive(Debug)]
+pub struct BodyTooSlow(pub Duration);
+
+impl warp::reject::Reject for BodyTooSlow {}

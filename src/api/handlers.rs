@@ -11,12 +11,24 @@ use warp::reply::{self, Reply};
 use super::body;
 use super::error::ApiError;
 use super::models::{ChannelObject, ConnectionEntry, PartnerEntry};
-use crate::chain::Chain;
-use crate::node::{Node, NodeStatus};
+use crate::chain::{Chain, ChainError};
+use crate::node::{Node, NodeError, NodeStatus};
 use crate::types::{checksummed, parse_checksummed_address, Address};
 
 fn address(text: &str) -> Result<Address, ApiError> {
     Ok(parse_checksummed_address(text)?)
+}
+
+/// A transaction the contracts refuse because of what the client asked for (registering
+/// an address that is not a token, minting a token without `mintFor`) is invalid input,
+/// as Raiden answered it; every other failure keeps its own meaning.
+fn refused_input(what: String) -> impl FnOnce(NodeError) -> ApiError {
+    move |error| match error {
+        NodeError::Chain(ChainError::Reverted { ref reason, .. }) => {
+            ApiError::InvalidInput(format!("{what}: {reason}"))
+        }
+        other => ApiError::Node(other),
+    }
 }
 
 /// `GET /connections`.
@@ -75,6 +87,15 @@ pub async fn status<C: Chain>(node: Node<C>) -> Result<impl Reply, ApiError> {
     }))
 }
 
+/// `GET /openapi.json`: the API's OpenAPI document, as committed in `docs/openapi.json`.
+pub async fn openapi() -> Result<impl Reply, ApiError> {
+    Ok(reply::with_header(
+        super::OPENAPI_JSON,
+        warp::http::header::CONTENT_TYPE,
+        "application/json",
+    ))
+}
+
 /// `GET /tokens`.
 pub async fn tokens<C: Chain>(node: Node<C>) -> Result<impl Reply, ApiError> {
     let tokens: Vec<String> = node.tokens().iter().map(checksummed).collect();
@@ -87,7 +108,13 @@ pub async fn register_token<C: Chain>(
     node: Node<C>,
 ) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
-    let network = node.register_token(token).await?;
+    let network = node
+        .register_token(token)
+        .await
+        .map_err(refused_input(format!(
+            "Token {} cannot be registered",
+            checksummed(&token)
+        )))?;
     Ok(reply::with_status(
         reply::json(&json!({ "token_network_address": checksummed(&network) })),
         StatusCode::CREATED,
@@ -151,7 +178,13 @@ pub async fn mint<C: Chain>(
 ) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
     let (to, value) = body::mint_request(&body)?;
-    let hash = node.mint(token, to, value).await?;
+    let hash = node
+        .mint(token, to, value)
+        .await
+        .map_err(refused_input(format!(
+            "Cannot mint token {}",
+            checksummed(&token)
+        )))?;
     Ok(reply::json(
         &json!({ "transaction_hash": hash.to_string() }),
     ))
