@@ -267,7 +267,15 @@ impl Ledger {
             .unwrap_or_default()
     }
 
-    /// Total supply of a token, zero for an unknown token.
+    /// What `spender` may still pull from `owner`'s `token` (zero for an unknown token).
+    pub fn allowance(&self, token: &Address, owner: &Address, spender: &Address) -> U256 {
+        self.tokens
+            .get(token)
+            .and_then(|t| t.allowances.get(&(*owner, *spender)).copied())
+            .unwrap_or_default()
+    }
+
+    /// Total supply of `token` (zero for an unknown token).
     pub fn total_supply(&self, token: &Address) -> U256 {
         self.tokens
             .get(token)
