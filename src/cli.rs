@@ -152,6 +152,13 @@ pub struct NodeArgs {
     #[arg(long, value_name = "FILE")]
     pub deployment: Option<std::path::PathBuf>,
 
+    /// Where the node keeps its state database (connection managers, the chain events
+    /// it has applied, its transaction journal). Default on a real chain: `~/.tokennet`.
+    /// The embedded simulated chain is new at every start, so without this flag its
+    /// state stays in memory.
+    #[arg(long, value_name = "DIR")]
+    pub datadir: Option<std::path::PathBuf>,
+
     /// Simulated chain: number of peers that have joined the demo token network.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PEERS)]
     pub sim_peers: usize,

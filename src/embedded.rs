@@ -56,6 +56,8 @@ pub struct EmbeddedConfig {
     pub confirmation_blocks: u64,
     /// Time a transaction may take to be mined.
     pub tx_timeout: Duration,
+    /// Where our node keeps its state; `None`: in memory.
+    pub datadir: Option<std::path::PathBuf>,
 }
 
 impl Default for EmbeddedConfig {
@@ -71,6 +73,7 @@ impl Default for EmbeddedConfig {
             settle_timeout: Duration::from_secs(crate::chain::sim::DEFAULT_SETTLE_TIMEOUT_SECS),
             confirmation_blocks: 0,
             tx_timeout: crate::node::DEFAULT_TX_TIMEOUT,
+            datadir: None,
         }
     }
 }
@@ -166,10 +169,13 @@ pub async fn start(config: &EmbeddedConfig) -> Result<EmbeddedNetwork, EmbeddedE
         )?;
     }
 
-    let node = Node::builder(chain.for_account(us))
+    let mut builder = Node::builder(chain.for_account(us))
         .seed(config.seed)
-        .tx_timeout(config.tx_timeout)
-        .start();
+        .tx_timeout(config.tx_timeout);
+    if let Some(dir) = &config.datadir {
+        builder = builder.datadir(dir);
+    }
+    let node = builder.open().await?;
     let mut peer_nodes = Vec::with_capacity(peers.len());
     for peer in &peers {
         let peer_node = Node::builder(chain.for_account(*peer))

@@ -57,6 +57,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         settle_timeout: args.sim_settle_timeout,
         confirmation_blocks: args.confirmation_blocks.unwrap_or(0),
         tx_timeout: args.tx_timeout,
+        datadir: args.datadir.clone(),
     };
     let network = embedded::start(&config)
         .await
@@ -112,20 +113,34 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
     let chain = EthChain::connect(config, signer)
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
+    let datadir = args.datadir.clone().unwrap_or_else(default_datadir);
     let node = tokennet::node::Node::builder(chain)
         .tx_timeout(args.tx_timeout)
         .seed(rand_seed())
-        .start();
+        .datadir(&datadir)
+        .open()
+        .await
+        .with_context(|| format!("opening the state in {}", datadir.display()))?;
     println!(
-        "tokennet node on {endpoint}\n\n  our address    {}\n  registry       {}\n  REST API       http://{}/api/v1\n",
+        "tokennet node on {endpoint}\n\n  our address    {}\n  registry       {}\n  state          {}\n  REST API       http://{}/api/v1\n",
         checksummed(&node.address()),
         checksummed(&registry),
+        node.store().path(),
         args.api_address
     );
     let stop = stop_node_on_signal(node.clone());
     tokennet::api::serve_with(node, listener, args.api_config(), stop).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `~/.tokennet`, the default `--datadir` on a real chain (`.tokennet` here without a
+/// home directory).
+fn default_datadir() -> std::path::PathBuf {
+    std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default()
+        .join(".tokennet")
 }
 
 /// A seed for partner choices on a real chain, where runs need not repeat.

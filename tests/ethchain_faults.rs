@@ -153,8 +153,9 @@ async fn transient_read_failures_are_retried_and_the_join_succeeds() {
 
     let answer = call(&node, "PUT", &connection_path(&mock), Some(JOIN)).await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
-    // The join's first balanceOf took 4 calls, the one of *open channels* 1.
-    assert_eq!(mock.calls("balanceOf"), 5);
+    // The join's first balanceOf took 4 calls, the one of *open channels* 1 (and a
+    // retry the bootstrap channel's event may start reads once more).
+    assert!(mock.calls("balanceOf") >= 5);
     assert!(mock.calls("eth_gasPrice") >= 4);
     assert!(mock.calls("eth_getBalance") >= 4);
 

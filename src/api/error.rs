@@ -74,15 +74,15 @@ impl ApiError {
                 NodeError::Syncing { .. } | NodeError::ShuttingDown => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
-                NodeError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                NodeError::Store(_) | NodeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 NodeError::Chain(chain) => match chain {
                     ChainError::InsufficientEth { .. } => StatusCode::PAYMENT_REQUIRED,
                     ChainError::NotMined { .. } => StatusCode::REQUEST_TIMEOUT,
                     // SPEC §2.3 step 6, §2.4 step 4: a failure other than a timeout
                     // or lack of ETH is a 500 naming the cause (here the broken rule).
-                    ChainError::Reverted { .. } | ChainError::Rpc(_) => {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    }
+                    ChainError::Reverted { .. }
+                    | ChainError::Dropped { .. }
+                    | ChainError::Rpc(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 },
             },
         }

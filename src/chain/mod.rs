@@ -29,11 +29,14 @@ pub mod sim;
 use std::future::Future;
 use std::time::Duration;
 
+use alloy_primitives::Bytes;
+use serde::{Deserialize, Serialize};
+
 use crate::connection::Action;
 use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
 
 /// What happened on chain, as the contracts' events report it (SPEC §5.2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChainEvent {
     /// The registry created a token network for `token`.
     TokenNetworkCreated {
@@ -90,7 +93,7 @@ pub enum ChainEvent {
 }
 
 /// An event with the block it was mined in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
     /// Block number.
     pub block: u64,
@@ -101,7 +104,7 @@ pub struct EventRecord {
 }
 
 /// A transaction the node can send. Signing, nonces and gas are the chain's business.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Transaction {
     /// Create the token network of `token` in the registry, with no deposit limits.
     RegisterToken {
@@ -215,13 +218,72 @@ impl Transaction {
     }
 }
 
+/// A transaction signed with its nonce and not handed to the chain yet: its hash is
+/// known before it is sent, so that the node can journal it first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedTx {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The account nonce it uses.
+    pub nonce: u64,
+    /// What it does.
+    pub transaction: Transaction,
+    /// The signed envelope as the chain takes it (empty for the simulated chain).
+    pub raw: Bytes,
+}
+
 /// A transaction handed to the chain and not yet confirmed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingTx {
     /// The transaction hash.
     pub hash: B256,
+    /// The account nonce it uses.
+    pub nonce: u64,
     /// What was sent.
     pub transaction: Transaction,
+}
+
+impl Transaction {
+    /// What the transaction is for, as one line: two transactions with the same purpose
+    /// would do the same thing, so the node never has two of them in flight.
+    pub fn purpose(&self) -> String {
+        match self {
+            Transaction::RegisterToken { token } => format!("register token {token}"),
+            Transaction::Approve {
+                token,
+                spender,
+                amount,
+            } => format!("approve {token} for {spender}: {amount}"),
+            Transaction::OpenChannel {
+                token_network,
+                partner,
+            }
+            | Transaction::OpenChannelWithDeposit {
+                token_network,
+                partner,
+                ..
+            } => format!("open channel in {token_network} with {partner}"),
+            Transaction::SetTotalDeposit {
+                token_network,
+                channel_id,
+                total_deposit,
+                ..
+            } => format!("deposit in {token_network} channel {channel_id}: total {total_deposit}"),
+            Transaction::CloseChannel {
+                token_network,
+                channel_id,
+                ..
+            } => format!("close {token_network} channel {channel_id}"),
+            Transaction::SettleChannel {
+                token_network,
+                channel_id,
+                ..
+            } => format!("settle {token_network} channel {channel_id}"),
+            Transaction::MintFor { token, to, amount } => {
+                format!("mint {amount} of {token} for {to}")
+            }
+        }
+    }
 }
 
 /// A mined and confirmed, successful transaction.
@@ -281,6 +343,15 @@ pub enum ChainError {
         /// The rule it broke, as the contract says it.
         reason: String,
     },
+    /// The transaction will never be mined: dropped from the mempool, replaced by
+    /// another with its nonce, or never accepted. Sending it anew is safe.
+    #[error("transaction {transaction} {hash} was dropped or replaced before it was mined; call again to send it anew")]
+    Dropped {
+        /// The transaction's name.
+        transaction: &'static str,
+        /// Its hash.
+        hash: B256,
+    },
     /// The chain's node could not be reached or gave an answer we cannot use.
     #[error("chain RPC failed: {0}")]
     Rpc(String),
@@ -328,11 +399,46 @@ pub trait Chain: Clone + Send + Sync + 'static {
         to: u64,
     ) -> impl Future<Output = Result<Vec<EventRecord>, ChainError>> + Send;
 
+    /// Signs `transaction` with the account's next nonce, without sending it. Signed
+    /// transactions must be sent in signing order (the node holds one lock over both).
+    fn sign(
+        &self,
+        transaction: Transaction,
+    ) -> impl Future<Output = Result<SignedTx, ChainError>> + Send;
+
+    /// Sends a signed transaction; returns once the chain has accepted it. On failure the
+    /// nonce is given back, so that the next transaction does not wait behind a gap.
+    fn send(&self, signed: SignedTx) -> impl Future<Output = Result<PendingTx, ChainError>> + Send;
+
     /// Signs and sends `transaction`; returns once the chain has accepted it.
     fn submit(
         &self,
         transaction: Transaction,
-    ) -> impl Future<Output = Result<PendingTx, ChainError>> + Send;
+    ) -> impl Future<Output = Result<PendingTx, ChainError>> + Send {
+        async move {
+            let signed = self.sign(transaction).await?;
+            self.send(signed).await
+        }
+    }
+
+    /// The hash of block `number` as the chain has it now; `None` past the head. A
+    /// different answer than before means the chain reorganised.
+    fn block_hash(
+        &self,
+        number: u64,
+    ) -> impl Future<Output = Result<Option<B256>, ChainError>> + Send;
+
+    /// What `spender` may still pull from `owner`'s `token`.
+    fn allowance(
+        &self,
+        token: Address,
+        owner: Address,
+        spender: Address,
+    ) -> impl Future<Output = Result<U256, ChainError>> + Send;
+
+    /// A line that names this chain and deployment (chain id, genesis, registry), so that
+    /// a state database is never used with another chain than the one it was written for.
+    fn identity(&self) -> impl Future<Output = Result<String, ChainError>> + Send;
 
     /// Waits until `pending` is mined and confirmed. Returns its receipt, or
     /// [`ChainError::Reverted`] if a contract rule refused it. Waits as long as it takes:

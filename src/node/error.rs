@@ -4,6 +4,13 @@
 use crate::chain::ChainError;
 use crate::types::{Address, U256};
 
+impl NodeError {
+    /// A state database failure, as a node error.
+    pub fn store(error: super::store::StoreError) -> Self {
+        NodeError::Store(error.to_string())
+    }
+}
+
 /// Why a node operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NodeError {
@@ -59,6 +66,9 @@ pub enum NodeError {
     /// The state database failed.
     #[error("state database: {0}")]
     Store(String),
+    /// A bug: a task of the node failed unexpectedly. The node keeps running.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A chain call or transaction failed.
     #[error(transparent)]
     Chain(#[from] ChainError),

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
+use super::store::TxOutcome;
 use super::view::ChannelPhase;
 use super::{lock, Node, NodeError};
 use crate::chain::{Chain, ChainError, PendingTx, Receipt, Transaction};
 use crate::connection::{tokens_needed, Action};
-use crate::types::{Address, ChannelId, TokenAmount, U256};
+use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
 
 impl<C: Chain> Node<C> {
     /// Submits one transaction and waits for it, at most the tx timeout.
@@ -20,19 +21,80 @@ impl<C: Chain> Node<C> {
         &self,
         transaction: Transaction,
     ) -> Result<Receipt, NodeError> {
-        let pending = self.inner.chain.submit(transaction).await?;
+        let pending = self.submit(transaction).await?;
         Ok(self.confirm(&pending).await?)
     }
 
-    async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
+    /// Signs `transaction`, journals it, then hands it to the chain, under the node's
+    /// submission lock (a shutdown waits for it). A transaction for the same purpose
+    /// already in flight, from this run or one before a restart, is returned instead of
+    /// sending a second one.
+    pub(super) async fn submit(&self, transaction: Transaction) -> Result<PendingTx, NodeError> {
+        let _one_at_a_time = self.inner.submission.lock().await;
+        if self.is_shutting_down() {
+            return Err(NodeError::ShuttingDown);
+        }
+        let store = &self.inner.store;
+        let purpose = transaction.purpose();
+        if let Some(in_flight) = store
+            .journal_in_flight(&purpose)
+            .map_err(NodeError::store)?
+        {
+            tracing::info!(%purpose, tx = %in_flight.hash, "already in flight; waiting for it instead of sending again");
+            return Ok(in_flight);
+        }
+        let signed = self.inner.chain.sign(transaction).await?;
+        // Journaled before it leaves: whatever happens next, a restart knows about it.
+        store.journal_signed(&signed).map_err(NodeError::store)?;
+        let hash = signed.hash;
+        match self.inner.chain.send(signed).await {
+            Ok(pending) => Ok(pending),
+            Err(error) => {
+                // An RPC failure may hide a transaction that did reach the chain: leave
+                // it in the journal, whose reconciliation finds out. Anything else was
+                // refused for sure.
+                if !matches!(error, ChainError::Rpc(_)) {
+                    self.resolve(hash, TxOutcome::Dropped, &error.to_string());
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Waits for a submitted transaction, at most the tx timeout, and journals how it
+    /// ended (a timeout leaves it unresolved: it may still be mined).
+    pub(super) async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
         let timeout = self.inner.config.tx_timeout;
-        match tokio::time::timeout(timeout, self.inner.chain.confirm(pending)).await {
+        let result = match tokio::time::timeout(timeout, self.inner.chain.confirm(pending)).await {
             Ok(result) => result,
             Err(_) => Err(ChainError::NotMined {
                 transaction: pending.transaction.name(),
                 hash: pending.hash,
                 timeout,
             }),
+        };
+        match &result {
+            Ok(receipt) => self.resolve(
+                pending.hash,
+                TxOutcome::Confirmed,
+                &format!("block {}", receipt.block),
+            ),
+            Err(error @ ChainError::Reverted { .. }) => {
+                self.resolve(pending.hash, TxOutcome::Reverted, &error.to_string())
+            }
+            Err(error @ (ChainError::Dropped { .. } | ChainError::InsufficientEth { .. })) => {
+                self.resolve(pending.hash, TxOutcome::Dropped, &error.to_string())
+            }
+            Err(ChainError::NotMined { .. } | ChainError::Rpc(_)) => {}
+        }
+        result
+    }
+
+    fn resolve(&self, hash: B256, outcome: TxOutcome, detail: &str) {
+        // Failing to record an outcome is not fatal: the entry stays unresolved, and the
+        // next start asks the chain again.
+        if let Err(error) = self.inner.store.journal_resolve(hash, outcome, detail) {
+            tracing::warn!(%error, tx = %hash, "could not record a transaction's outcome");
         }
     }
 
@@ -121,17 +183,21 @@ impl<C: Chain> Node<C> {
         let needed = tokens_needed(&actions, current_deposit);
 
         let mut pending = Vec::with_capacity(actions.len() + 1);
-        if !needed.is_zero() {
+        // An allowance that already covers the join (its approve was mined before a
+        // restart cut the join short) is not approved again.
+        if !needed.is_zero() && chain.allowance(token, self.inner.us, token_network).await? < needed
+        {
             let approve = Transaction::Approve {
                 token,
                 spender: token_network,
                 amount: TokenAmount(needed),
             };
-            pending.push(chain.submit(approve).await?);
+            pending.push(self.submit(approve).await?);
         }
-        let mut errors: Vec<ChainError> = Vec::new();
+        crash_point("join: approve sent, channels not yet");
+        let mut errors: Vec<NodeError> = Vec::new();
         for action in &actions {
-            match chain
+            match self
                 .submit(Transaction::for_action(token_network, action))
                 .await
             {
@@ -139,6 +205,7 @@ impl<C: Chain> Node<C> {
                 Err(error) => errors.push(error),
             }
         }
+        crash_point("join: every transaction sent, none confirmed");
         let results = join_all(pending.iter().map(|tx| self.confirm(tx))).await;
 
         let mut last_block = 0;
@@ -157,13 +224,14 @@ impl<C: Chain> Node<C> {
                 }
                 Err(error) => {
                     tracing::warn!(token = %token, transaction = tx.transaction.name(), %error, "transaction failed");
-                    errors.push(error);
+                    errors.push(error.into());
                 }
             }
         }
         if last_block > 0 {
             self.wait_synced(last_block).await?;
         }
+        crash_point("join: every transaction confirmed");
         for (lost, revert) in lost_races {
             if let Err(error) = self
                 .deposit_after_lost_race(token, token_network, &lost, revert)
@@ -173,7 +241,7 @@ impl<C: Chain> Node<C> {
             }
         }
         match errors.into_iter().next() {
-            Some(error) => Err(error.into()),
+            Some(error) => Err(error),
             None => Ok(()),
         }
     }
@@ -187,7 +255,7 @@ impl<C: Chain> Node<C> {
         token_network: Address,
         lost: &Transaction,
         revert: ChainError,
-    ) -> Result<(), ChainError> {
+    ) -> Result<(), NodeError> {
         let (partner, deposit) = match lost {
             Transaction::OpenChannelWithDeposit {
                 partner,
@@ -201,7 +269,7 @@ impl<C: Chain> Node<C> {
             .with_network(token_network, |n| n.channel_with(&partner).copied())
             .flatten();
         let Some(channel) = existing.filter(|c| c.phase == ChannelPhase::Opened) else {
-            return Err(revert);
+            return Err(revert.into());
         };
         if channel.our_deposit >= deposit {
             return Ok(());
@@ -212,12 +280,10 @@ impl<C: Chain> Node<C> {
             partner,
             total_deposit: TokenAmount(deposit),
         };
-        let pending = self.inner.chain.submit(tx).await?;
+        let pending = self.submit(tx).await?;
         let receipt = self.confirm(&pending).await?;
         log_receipt(self.inner.us, token, &pending, &receipt);
-        self.wait_synced(receipt.block)
-            .await
-            .map_err(|e| ChainError::Rpc(e.to_string()))
+        self.wait_synced(receipt.block).await
     }
 
     /// The leave's on-chain part: close every open channel, settle every closed one.
@@ -237,11 +303,12 @@ impl<C: Chain> Node<C> {
                 channel_id: channel.channel_id,
                 partner: channel.partner,
             };
-            match self.inner.chain.submit(close).await {
+            match self.submit(close).await {
                 Ok(tx) => pending.push(tx),
                 Err(error) => errors.push(error),
             }
         }
+        crash_point("leave: closes sent, none confirmed");
         let results = join_all(pending.iter().map(|tx| self.confirm(tx))).await;
         let mut last_block = 0;
         for (tx, result) in pending.iter().zip(results) {
@@ -250,7 +317,7 @@ impl<C: Chain> Node<C> {
                     last_block = last_block.max(receipt.block);
                     log_receipt(self.inner.us, token, tx, &receipt);
                 }
-                Err(error) => errors.push(error),
+                Err(error) => errors.push(error.into()),
             }
         }
         if last_block > 0 {
@@ -258,8 +325,9 @@ impl<C: Chain> Node<C> {
         }
         if let Some(error) = errors.into_iter().next() {
             // Closed channels stay closed: a new DELETE continues from here.
-            return Err(error.into());
+            return Err(error);
         }
+        crash_point("leave: closes confirmed, waiting for the settle timeout");
 
         let closed: Vec<(ChannelId, Address)> = self
             .with_network(token_network, |n| {
@@ -326,7 +394,13 @@ impl<C: Chain> Node<C> {
             channel_id,
             partner: channel.partner,
         };
-        let result = self.send_and_confirm(settle).await;
+        let result = match self.submit(settle).await {
+            Ok(pending) => {
+                crash_point("leave: settle sent, not confirmed");
+                self.confirm(&pending).await.map_err(NodeError::from)
+            }
+            Err(error) => Err(error),
+        };
         match result {
             Ok(receipt) => {
                 tracing::info!(node = %self.inner.us, token = %token, partner = %channel.partner, tx = %receipt.hash, "channel settled");
@@ -349,6 +423,23 @@ impl<C: Chain> Node<C> {
     fn has_channel(&self, token_network: Address, channel_id: ChannelId) -> bool {
         self.with_network(token_network, |n| n.channels.contains_key(&channel_id))
             .unwrap_or(false)
+    }
+}
+
+/// A place where the crash tests kill the node: with `TOKENNET_CRASH_POINT` set to its
+/// name, the node logs `crash point reached: <name>` and stops there for good, so that a
+/// test can SIGKILL the process at exactly this moment. Without the variable (always, in
+/// production) it does nothing.
+fn crash_point(name: &str) {
+    static POINT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let armed = POINT.get_or_init(|| std::env::var("TOKENNET_CRASH_POINT").ok());
+    if armed.as_deref() == Some(name) {
+        eprintln!("crash point reached: {name}");
+        tracing::warn!(point = name, "crash point reached; waiting to be killed");
+        // Blocks this worker thread on purpose: nothing of this node may go on.
+        loop {
+            std::thread::park();
+        }
     }
 }
 

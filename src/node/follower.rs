@@ -4,9 +4,12 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use super::view::Reaction;
-use super::{lock, Inner, Node, SyncState};
-use crate::chain::{Chain, ChainError};
+use futures::future::join_all;
+
+use super::store::{ConnectionState, StoredConnection};
+use super::view::{ChannelPhase, Reaction};
+use super::{lock, Inner, Node, NodeError, SyncState};
+use crate::chain::Chain;
 use crate::types::U256;
 
 /// Longest wait between two polls after repeated failures.
@@ -15,10 +18,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// JSON-RPC endpoint accepts.
 const MAX_BLOCKS_PER_POLL: u64 = 10_000;
 
-/// Starts the task that follows the chain for as long as the node exists.
-pub(super) fn spawn<C: Chain>(inner: Weak<Inner<C>>) {
+/// Starts the task that follows the chain for as long as the node exists: first it
+/// reconciles the transactions journaled before a restart, then it polls from
+/// `next_block` on; once caught up the first time, it resumes the `unfinished` work.
+pub(super) fn spawn<C: Chain>(
+    inner: Weak<Inner<C>>,
+    mut next_block: u64,
+    unfinished: Vec<StoredConnection>,
+) {
     tokio::spawn(async move {
-        let mut next_block = 0u64;
+        if let Some(strong) = inner.upgrade() {
+            Node { inner: strong }.reconcile_journal().await;
+        }
+        let mut unfinished = Some(unfinished);
         let mut failures = 0u32;
         loop {
             let Some(strong) = inner.upgrade() else {
@@ -30,6 +42,9 @@ pub(super) fn spawn<C: Chain>(inner: Weak<Inner<C>>) {
                 Ok(caught_up) => {
                     failures = 0;
                     if caught_up {
+                        if let Some(unfinished) = unfinished.take() {
+                            node.resume(unfinished);
+                        }
                         interval
                     } else {
                         Duration::ZERO
@@ -52,16 +67,31 @@ pub(super) fn spawn<C: Chain>(inner: Weak<Inner<C>>) {
 
 impl<C: Chain> Node<C> {
     /// Reads the events from `next_block` to the confirmed head (at most a bounded
-    /// range), applies them and starts the reactions. Returns whether it caught up.
-    async fn poll_once(&self, next_block: &mut u64) -> Result<bool, ChainError> {
+    /// range), stores and applies them and starts the reactions. Returns whether it
+    /// caught up. A reorganisation of blocks already applied rewinds to the fork first.
+    async fn poll_once(&self, next_block: &mut u64) -> Result<bool, NodeError> {
         let head = self.inner.chain.latest_block().await?.number;
         self.inner.sync.send_modify(|state| state.head = head);
+        if let Some(fork) = self.find_fork().await? {
+            self.rewind(fork)?;
+            *next_block = fork.map_or(0, |block| block + 1);
+            return Ok(false);
+        }
         if head < *next_block {
             self.mark_processed(head.max(next_block.saturating_sub(1)), true);
             return Ok(true);
         }
         let to = head.min(*next_block + MAX_BLOCKS_PER_POLL - 1);
+        // The hash first: if the chain reorganises between the two reads, the stored
+        // hash is the old one, and the next poll notices.
+        let to_hash = self.inner.chain.block_hash(to).await?;
         let events = self.inner.chain.events(*next_block, to).await?;
+        // Stored before they are acted on: after a crash, the view rebuilt from the
+        // database is never behind what the node did.
+        self.inner
+            .store
+            .append_events(&events, to, to_hash)
+            .map_err(NodeError::store)?;
         let mut reactions = Vec::new();
         {
             let mut view = lock(&self.inner.view);
@@ -80,6 +110,171 @@ impl<C: Chain> Node<C> {
             self.react(reaction);
         }
         Ok(caught_up)
+    }
+
+    /// Whether the chain no longer has the blocks the view was built from: `None` if it
+    /// still has them, else the newest block both agree on (`Some(None)`: none known).
+    async fn find_fork(&self) -> Result<Option<Option<u64>>, NodeError> {
+        let checkpoints = self.inner.store.checkpoints().map_err(NodeError::store)?;
+        let Some(&(latest, latest_hash)) = checkpoints.first() else {
+            return Ok(None);
+        };
+        if self.inner.chain.block_hash(latest).await? == Some(latest_hash) {
+            return Ok(None);
+        }
+        for &(block, hash) in &checkpoints[1..] {
+            if self.inner.chain.block_hash(block).await? == Some(hash) {
+                return Ok(Some(Some(block)));
+            }
+        }
+        Ok(Some(None))
+    }
+
+    /// Forgets the events after `fork` (all of them for `None`) and rebuilds the view
+    /// from the rest; the connection managers stay as they are.
+    fn rewind(&self, fork: Option<u64>) -> Result<(), NodeError> {
+        tracing::warn!(
+            fork = ?fork,
+            "the chain reorganised: forgetting the events after the fork and following the new blocks"
+        );
+        self.inner.store.rewind_to(fork).map_err(NodeError::store)?;
+        let events = self.inner.store.load().map_err(NodeError::store)?.events;
+        {
+            let mut view = lock(&self.inner.view);
+            let rebuilt = view.rebuilt_from(&events);
+            *view = rebuilt;
+        }
+        let block = fork.unwrap_or(0);
+        self.inner
+            .sync
+            .send_modify(|state: &mut SyncState| state.processed = block);
+        Ok(())
+    }
+
+    /// Waits for the outcome of every transaction journaled and not resolved before the
+    /// node stopped, and records it. Until this is done the node is not ready, so that
+    /// nothing is sent again for a purpose a transaction in flight already serves.
+    async fn reconcile_journal(&self) {
+        let unresolved = match self.inner.store.journal_unresolved() {
+            Ok(unresolved) => unresolved,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the transaction journal");
+                return;
+            }
+        };
+        if unresolved.is_empty() {
+            return;
+        }
+        tracing::info!(
+            transactions = unresolved.len(),
+            "waiting for the transactions sent before the restart"
+        );
+        let outcomes = join_all(unresolved.iter().map(|pending| self.confirm(pending))).await;
+        for (pending, outcome) in unresolved.iter().zip(outcomes) {
+            match outcome {
+                Ok(receipt) => tracing::info!(
+                    transaction = pending.transaction.name(),
+                    tx = %pending.hash,
+                    nonce = pending.nonce,
+                    block = receipt.block,
+                    "transaction sent before the restart: confirmed"
+                ),
+                Err(error) => tracing::warn!(
+                    transaction = pending.transaction.name(),
+                    tx = %pending.hash,
+                    nonce = pending.nonce,
+                    %error,
+                    "transaction sent before the restart did not succeed"
+                ),
+            }
+        }
+    }
+
+    /// Carries on with the work a restart interrupted: joins that had not completed (and
+    /// the retries of joined networks), leaves that had not settled everything, and
+    /// channels a partner closed that wait for settlement.
+    fn resume(&self, unfinished: Vec<StoredConnection>) {
+        let mut leaving = Vec::new();
+        for stored in unfinished {
+            let node = self.clone();
+            match stored.state {
+                ConnectionState::Joining | ConnectionState::Joined => {
+                    tokio::spawn(async move { node.resume_join(stored).await });
+                }
+                ConnectionState::Leaving => {
+                    leaving.push(stored.token_network);
+                    tokio::spawn(async move { node.resume_leave(stored).await });
+                }
+            }
+        }
+        let closed: Vec<(crate::types::Address, crate::types::ChannelId)> = {
+            let view = lock(&self.inner.view);
+            view.networks()
+                .filter(|network| !leaving.contains(&network.address))
+                .flat_map(|network| {
+                    network
+                        .channels
+                        .values()
+                        .filter(|c| matches!(c.phase, ChannelPhase::Closed { .. }))
+                        .map(|c| (network.address, c.id))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        for (token_network, channel_id) in closed {
+            let node = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = node.settle_when_possible(token_network, channel_id).await {
+                    tracing::warn!(%error, channel = %channel_id, "could not settle a closed channel after the restart");
+                }
+            });
+        }
+    }
+
+    async fn resume_join(&self, stored: StoredConnection) {
+        let queue = self.queue(stored.token_network);
+        let _turn = queue.lock().await;
+        if stored.state == ConnectionState::Joining {
+            tracing::info!(token = %stored.token, "resuming a join the restart interrupted");
+        }
+        let result = match self.open_channels(stored.token_network).await {
+            Ok(()) if stored.state == ConnectionState::Joining => {
+                self.complete_join(stored.token_network, stored.token, stored.params)
+            }
+            other => other,
+        };
+        match result {
+            Ok(()) if stored.state == ConnectionState::Joining => {
+                tracing::info!(token = %stored.token, "join completed after the restart")
+            }
+            Ok(()) => {}
+            Err(error) => {
+                tracing::warn!(token = %stored.token, %error, "could not resume the join; a new PUT continues it")
+            }
+        }
+    }
+
+    async fn resume_leave(&self, stored: StoredConnection) {
+        let queue = self.queue(stored.token_network);
+        let _turn = queue.lock().await;
+        let unsettled = self
+            .with_network(stored.token_network, |n| n.channels.len())
+            .unwrap_or(0);
+        if unsettled == 0 {
+            return;
+        }
+        tracing::info!(token = %stored.token, channels = unsettled, "resuming a leave the restart interrupted");
+        match self
+            .close_and_settle_all(stored.token, stored.token_network)
+            .await
+        {
+            Ok(partners) => {
+                tracing::info!(token = %stored.token, ?partners, "leave completed after the restart")
+            }
+            Err(error) => {
+                tracing::warn!(token = %stored.token, %error, "could not resume the leave; a new DELETE continues it")
+            }
+        }
     }
 
     fn mark_processed(&self, block: u64, caught_up: bool) {

@@ -9,9 +9,11 @@
 mod error;
 mod executor;
 mod follower;
+pub mod store;
 pub mod view;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ use crate::chain::gas::{gas_reserve, ReserveInputs, GAS};
 use crate::chain::{Chain, ChainError, Transaction};
 use crate::connection::{ConnectionManager, ConnectionParams};
 use crate::types::{Address, TokenAmount, B256, U256};
+use store::{ConnectionState, Loaded, Store, StoredConnection};
 
 /// Default time a transaction may take to be mined before the call answers 408.
 pub const DEFAULT_TX_TIMEOUT: Duration = Duration::from_secs(120);
@@ -55,6 +58,7 @@ impl Default for NodeConfig {
 pub struct NodeBuilder<C: Chain> {
     chain: C,
     config: NodeConfig,
+    datadir: Option<std::path::PathBuf>,
 }
 
 impl<C: Chain> NodeBuilder<C> {
@@ -71,23 +75,76 @@ impl<C: Chain> NodeBuilder<C> {
         self
     }
 
-    /// Starts following the chain. Must be called inside a tokio runtime.
+    /// Keeps the node's state in a SQLite database in `dir` (created if needed), so that
+    /// a restart continues where the node stopped. Without it, state lives in memory.
+    pub fn datadir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.datadir = Some(dir.into());
+        self
+    }
+
+    /// Opens the state (the `datadir` database, refused if it belongs to another account
+    /// or chain, or was written by a newer tokennet), loads it, and starts following the
+    /// chain from where the state ends. Must be called inside a tokio runtime.
+    pub async fn open(self) -> Result<Node<C>, NodeError> {
+        let store = match &self.datadir {
+            Some(dir) => {
+                let store = Store::open(dir).map_err(NodeError::store)?;
+                let identity = self.chain.identity().await?;
+                store
+                    .bind(self.chain.our_address(), &identity)
+                    .map_err(NodeError::store)?;
+                store
+            }
+            None => Store::in_memory().map_err(NodeError::store)?,
+        };
+        let loaded = store.load().map_err(NodeError::store)?;
+        if loaded.cursor.is_some() {
+            tracing::info!(
+                database = store.path(),
+                events = loaded.events.len(),
+                cursor = loaded.cursor,
+                connections = loaded.connections.len(),
+                "state loaded; catching up with the chain"
+            );
+        }
+        Ok(self.start_with(Arc::new(store), loaded))
+    }
+
+    /// Starts following the chain with its state in memory. Must be called inside a
+    /// tokio runtime. For a node whose state must survive a restart, use
+    /// [`NodeBuilder::datadir`] and [`NodeBuilder::open`].
     pub fn start(self) -> Node<C> {
+        // An in-memory SQLite database fails to open only when memory is exhausted,
+        // where nothing else would work either.
+        #[allow(clippy::expect_used)]
+        let store = Store::in_memory().expect("an in-memory SQLite database opens");
+        self.start_with(Arc::new(store), Loaded::default())
+    }
+
+    fn start_with(self, store: Arc<Store>, loaded: Loaded) -> Node<C> {
         let us = self.chain.our_address();
         let rng = partner_rng(self.config.seed, us);
-        let (sync, _) = watch::channel(SyncState::default());
+        let view = View::restore(us, &loaded.events, &loaded.connections);
+        let processed = loaded.cursor.unwrap_or(0);
+        let (sync, _) = watch::channel(SyncState {
+            processed,
+            head: processed,
+            ready: false,
+        });
         let inner = Arc::new(Inner {
             chain: self.chain,
             config: self.config,
             us,
-            view: Mutex::new(View::new(us)),
+            view: Mutex::new(view),
             sync,
             queues: Mutex::new(HashMap::new()),
             rng: Mutex::new(rng),
             submission: tokio::sync::Mutex::new(()),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            store,
         });
-        follower::spawn(Arc::downgrade(&inner));
+        let next_block = loaded.cursor.map_or(0, |block| block + 1);
+        follower::spawn(Arc::downgrade(&inner), next_block, loaded.connections);
         Node { inner }
     }
 }
@@ -165,6 +222,8 @@ pub(crate) struct Inner<C: Chain> {
     submission: tokio::sync::Mutex<()>,
     /// Set once a shutdown has begun: no new join, leave or transaction starts.
     shutting_down: std::sync::atomic::AtomicBool,
+    /// What must survive a restart.
+    store: Arc<Store>,
 }
 
 /// A node: one account, its connection managers, its view of the chain. Cheap to clone.
@@ -177,6 +236,17 @@ impl<C: Chain> Clone for Node<C> {
         Self {
             inner: Arc::clone(&self.inner),
         }
+    }
+}
+
+/// Runs `work` in its own task and waits for it: dropping the waiting future (a client
+/// that disconnects) leaves the work running to its end.
+async fn run_to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, NodeError>> + Send + 'static,
+) -> Result<T, NodeError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(error) => Err(NodeError::Internal(format!("the task failed: {error}"))),
     }
 }
 
@@ -194,6 +264,7 @@ impl<C: Chain> Node<C> {
         NodeBuilder {
             chain,
             config: NodeConfig::default(),
+            datadir: None,
         }
     }
 
@@ -293,11 +364,20 @@ impl<C: Chain> Node<C> {
 
     /// Join (SPEC §2.3, §3): checks balances and the gas reserve, stores the parameters,
     /// opens and funds channels, and returns once every transaction is mined.
+    ///
+    /// The work runs in its own task: a caller that goes away (an HTTP client that
+    /// disconnects) does not cut a join between two transactions.
     pub async fn join(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
+        let node = self.clone();
+        run_to_completion(async move { node.join_now(token, params).await }).await
+    }
+
+    async fn join_now(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
         self.ensure_ready()?;
         let token_network = self.require_token_network(token).await?;
         let queue = self.queue(token_network);
         let _turn = queue.lock().await;
+        self.ensure_ready()?;
 
         let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
         let committed = self
@@ -313,6 +393,16 @@ impl<C: Chain> Node<C> {
         }
         self.check_gas_reserve(Some((token_network, params)))
             .await?;
+        let reported_funds = self
+            .with_network(token_network, |n| n.reported_funds)
+            .unwrap_or_default();
+        self.persist_connection(
+            token_network,
+            token,
+            params,
+            ConnectionState::Joining,
+            reported_funds,
+        )?;
         self.with_network_mut(token_network, |network| match &mut network.manager {
             Some(manager) => manager.set_params(params),
             None => network.manager = Some(ConnectionManager::new(params)),
@@ -325,26 +415,83 @@ impl<C: Chain> Node<C> {
             "joining token network"
         );
         self.open_channels(token_network).await?;
+        self.complete_join(token_network, token, params)
+    }
+
+    /// Records that a join is done: `GET /connections` reports its funds from now on.
+    fn complete_join(
+        &self,
+        token_network: Address,
+        token: Address,
+        params: ConnectionParams,
+    ) -> Result<(), NodeError> {
+        self.persist_connection(
+            token_network,
+            token,
+            params,
+            ConnectionState::Joined,
+            params.funds,
+        )?;
         self.with_network_mut(token_network, |network| {
             network.reported_funds = params.funds;
         });
         Ok(())
     }
 
+    fn persist_connection(
+        &self,
+        token_network: Address,
+        token: Address,
+        params: ConnectionParams,
+        state: ConnectionState,
+        reported_funds: U256,
+    ) -> Result<(), NodeError> {
+        self.inner
+            .store
+            .save_connection(&StoredConnection {
+                token_network,
+                token,
+                params,
+                state,
+                reported_funds,
+            })
+            .map_err(NodeError::store)
+    }
+
     /// Leave (SPEC §2.4): stops the manager, closes every open channel we have in the
     /// network, waits until all are settled, and returns the partners of the closed ones.
+    /// Like [`Node::join`], it runs to completion even if the caller goes away.
     pub async fn leave(&self, token: Address) -> Result<Vec<Address>, NodeError> {
+        let node = self.clone();
+        run_to_completion(async move { node.leave_now(token).await }).await
+    }
+
+    async fn leave_now(&self, token: Address) -> Result<Vec<Address>, NodeError> {
         self.ensure_ready()?;
         let token_network = self.require_token_network(token).await?;
         let queue = self.queue(token_network);
         let _turn = queue.lock().await;
+        self.ensure_ready()?;
+        let (params, reported_funds) = self
+            .with_network(token_network, |network| {
+                (network.manager.map(|m| *m.params()), network.reported_funds)
+            })
+            .unwrap_or_default();
+        let params = params.unwrap_or(ConnectionParams {
+            initial_channel_target: 0,
+            ..ConnectionParams::with_funds(U256::ZERO)
+        });
+        self.persist_connection(
+            token_network,
+            token,
+            params,
+            ConnectionState::Leaving,
+            reported_funds,
+        )?;
         self.with_network_mut(token_network, |network| {
-            let manager = network.manager.get_or_insert_with(|| {
-                ConnectionManager::new(ConnectionParams {
-                    initial_channel_target: 0,
-                    ..ConnectionParams::with_funds(U256::ZERO)
-                })
-            });
+            let manager = network
+                .manager
+                .get_or_insert_with(|| ConnectionManager::new(params));
             manager.start_leaving();
         });
         tracing::info!(token = %token, "leaving token network");
@@ -360,6 +507,13 @@ impl<C: Chain> Node<C> {
     ) -> Result<(), NodeError> {
         self.wait_ready().await;
         let token_network = self.require_token_network(token).await?;
+        self.persist_connection(
+            token_network,
+            token,
+            params,
+            ConnectionState::Joined,
+            params.funds,
+        )?;
         self.with_network_mut(token_network, |network| {
             network.manager = Some(ConnectionManager::new(params));
             network.reported_funds = params.funds;
@@ -404,7 +558,17 @@ impl<C: Chain> Node<C> {
             .shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let _no_submission_in_progress = self.inner.submission.lock().await;
-        tracing::info!("no transaction submission in progress; node stopped");
+        match self.inner.store.close() {
+            Ok(()) => {
+                tracing::info!("no transaction submission in progress; state database closed")
+            }
+            Err(error) => tracing::error!(%error, "closing the state database failed"),
+        }
+    }
+
+    /// The state database, for operators' tools and tests.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Whether [`Node::shutdown`] was called.

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use super::store::{ConnectionState, StoredConnection};
 use crate::chain::{ChainEvent, EventRecord};
 use crate::connection::{ConnectionManager, NetworkView, OpenChannel, Participants, RetryGate};
 use crate::types::{Address, ChannelId, U256};
@@ -165,6 +166,42 @@ impl View {
             networks: HashMap::new(),
             tokens: Vec::new(),
         }
+    }
+
+    /// A view rebuilt from stored events and connection managers (a restart).
+    pub fn restore(us: Address, events: &[EventRecord], connections: &[StoredConnection]) -> Self {
+        let mut view = View::new(us);
+        for record in events {
+            view.apply(record);
+        }
+        for stored in connections {
+            if let Some(network) = view.networks.get_mut(&stored.token_network) {
+                let mut manager = ConnectionManager::new(stored.params);
+                if stored.state == ConnectionState::Leaving {
+                    manager.start_leaving();
+                }
+                network.manager = Some(manager);
+                network.reported_funds = stored.reported_funds;
+            }
+        }
+        view
+    }
+
+    /// The view `events` give, with this view's connection managers carried over: what
+    /// a reorganisation leaves once the events of the abandoned blocks are forgotten.
+    pub fn rebuilt_from(&self, events: &[EventRecord]) -> View {
+        let mut view = View::new(self.us);
+        for record in events {
+            view.apply(record);
+        }
+        for (address, old) in &self.networks {
+            if let Some(network) = view.networks.get_mut(address) {
+                network.manager = old.manager;
+                network.reported_funds = old.reported_funds;
+                network.retry = old.retry;
+            }
+        }
+        view
     }
 
     /// Registered tokens, in registration order.

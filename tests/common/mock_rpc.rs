@@ -272,6 +272,8 @@ fn label(method: &str, params: &Value) -> String {
         "token_to_token_networks"
     } else if selector == ITokenNetwork::settle_timeoutCall::SELECTOR {
         "settle_timeout"
+    } else if selector == IERC20::allowanceCall::SELECTOR {
+        "allowance"
     } else {
         "eth_call"
     };
@@ -417,6 +419,8 @@ impl State {
                 }))
             }
             "settle_timeout" => Ok(word(U256::from(SETTLE_TIMEOUT))),
+            // The mock's approves never take effect: no allowance is left over.
+            "allowance" => Ok(word(U256::ZERO)),
             // The replay of a transaction, to learn why it reverted.
             _ => match &self.revert_reason {
                 Some(reason) => Err(RpcError::new(3, format!("execution reverted: {reason}"))),

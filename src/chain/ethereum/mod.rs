@@ -15,7 +15,7 @@ pub mod signing;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::eips::BlockNumberOrTag;
+use alloy::eips::{BlockNumberOrTag, Encodable2718};
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Bytes, FixedBytes};
 use alloy::providers::{Provider, RootProvider};
@@ -29,9 +29,10 @@ pub use signing::{balance_proof_counter_signature_message, closing_signature};
 use self::contracts::{ICustomToken, ITokenNetwork, ITokenNetworkRegistry, IERC20};
 use crate::chain::gas::GAS;
 use crate::chain::{
-    BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, Transaction,
+    BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, SignedTx,
+    Transaction,
 };
-use crate::types::{Address, ChannelId, TokenAmount, U256};
+use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
 
 /// Default confirmation depth on a real chain.
 pub const DEFAULT_CONFIRMATION_BLOCKS: u64 = 5;
@@ -72,6 +73,8 @@ struct Inner {
     chain_id: u64,
     /// The next nonce to use; `None` until first asked of the chain.
     next_nonce: tokio::sync::Mutex<Option<u64>>,
+    /// Held from signing to sending by [`Chain::submit`].
+    submission: tokio::sync::Mutex<()>,
     /// Token networks the registry created, learned from its events.
     networks: Mutex<Vec<Address>>,
 }
@@ -98,6 +101,7 @@ impl EthChain {
                 config,
                 chain_id,
                 next_nonce: tokio::sync::Mutex::new(None),
+                submission: tokio::sync::Mutex::new(()),
                 networks: Mutex::new(Vec::new()),
             }),
         })
@@ -532,7 +536,7 @@ impl Chain for EthChain {
         Ok(records)
     }
 
-    async fn submit(&self, transaction: Transaction) -> Result<PendingTx, ChainError> {
+    async fn sign(&self, transaction: Transaction) -> Result<SignedTx, ChainError> {
         let (to, input) = self.encode(&transaction)?;
         let gas_price: u128 = self.gas_price().await?.saturating_to();
         // Not estimated: a deposit sent right after its approve would fail estimation
@@ -569,17 +573,32 @@ impl Chain for EthChain {
             .build(&self.inner.wallet)
             .await
             .map_err(|e| ChainError::Rpc(format!("signing {}: {e}", transaction.name())))?;
-        match self.inner.provider.send_tx_envelope(envelope).await {
-            Ok(pending) => {
-                *nonce_slot = Some(nonce + 1);
+        // The nonce counts as used only once `send` succeeds: a transaction signed and
+        // never sent leaves no gap.
+        *nonce_slot = Some(nonce);
+        Ok(SignedTx {
+            hash: *envelope.tx_hash(),
+            nonce,
+            transaction,
+            raw: envelope.encoded_2718().into(),
+        })
+    }
+
+    async fn send(&self, signed: SignedTx) -> Result<PendingTx, ChainError> {
+        let mut nonce_slot = self.inner.next_nonce.lock().await;
+        match self.inner.provider.send_raw_transaction(&signed.raw).await {
+            Ok(_) => {
+                *nonce_slot = Some(signed.nonce + 1);
                 Ok(PendingTx {
-                    hash: *pending.tx_hash(),
-                    transaction,
+                    hash: signed.hash,
+                    nonce: signed.nonce,
+                    transaction: signed.transaction,
                 })
             }
             Err(error) => {
                 // Ask the chain again next time: the nonce may or may not have been used.
                 *nonce_slot = None;
+                drop(nonce_slot);
                 let message = error.to_string();
                 if message.contains("insufficient funds") {
                     let available = self
@@ -587,18 +606,61 @@ impl Chain for EthChain {
                         .await
                         .unwrap_or_default();
                     Err(ChainError::InsufficientEth {
-                        transaction: transaction.name(),
-                        needed: U256::from(gas) * U256::from(gas_price),
+                        transaction: signed.transaction.name(),
+                        needed: U256::from(GAS.gas_of(&signed.transaction))
+                            * self.gas_price().await.unwrap_or_default(),
                         available,
                     })
                 } else {
                     Err(ChainError::Rpc(format!(
                         "sending {}: {message}",
-                        transaction.name()
+                        signed.transaction.name()
                     )))
                 }
             }
         }
+    }
+
+    async fn submit(&self, transaction: Transaction) -> Result<PendingTx, ChainError> {
+        // Signing and sending under one lock, so that callers that submit from several
+        // tasks at once (the node holds its own lock) never sign two with one nonce.
+        let _one_at_a_time = self.inner.submission.lock().await;
+        let signed = self.sign(transaction).await?;
+        self.send(signed).await
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<Option<B256>, ChainError> {
+        self.read("eth_getBlockByNumber", || async {
+            Ok(self
+                .inner
+                .provider
+                .get_block_by_number(BlockNumberOrTag::Number(number))
+                .await
+                .map_err(rpc)?
+                .map(|block| block.header.hash))
+        })
+        .await
+    }
+
+    async fn allowance(
+        &self,
+        token: Address,
+        owner: Address,
+        spender: Address,
+    ) -> Result<U256, ChainError> {
+        let erc20 = IERC20::new(token, &self.inner.provider);
+        self.read("allowance", || async {
+            erc20.allowance(owner, spender).call().await.map_err(rpc)
+        })
+        .await
+    }
+
+    async fn identity(&self) -> Result<String, ChainError> {
+        let genesis = self.block_hash(0).await?.unwrap_or_default();
+        Ok(format!(
+            "chain {} genesis {genesis} registry {}",
+            self.inner.chain_id, self.inner.config.registry
+        ))
     }
 
     async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
@@ -657,11 +719,10 @@ impl Chain for EthChain {
                 // nonce: no receipt will ever come. Ask the chain for the nonce again, so
                 // that the next transaction does not wait behind a gap.
                 *self.inner.next_nonce.lock().await = None;
-                return Err(ChainError::Rpc(format!(
-                    "transaction {} {} was dropped or replaced before it was mined; call again to send it anew",
-                    pending.transaction.name(),
-                    pending.hash
-                )));
+                return Err(ChainError::Dropped {
+                    transaction: pending.transaction.name(),
+                    hash: pending.hash,
+                });
             }
             tokio::time::sleep(poll).await;
         }

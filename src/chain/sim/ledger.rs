@@ -43,6 +43,19 @@ struct Token {
 }
 
 impl Token {
+    /// Adds `amount` to `to`, refusing (as an ERC20 with checked arithmetic does) a
+    /// total supply past 2^256 − 1.
+    fn mint(&mut self, to: Address, amount: U256) -> Result<(), Revert> {
+        let Some(total_supply) = self.total_supply.checked_add(amount) else {
+            return revert("total supply overflow");
+        };
+        // No balance exceeds the total supply, so this addition cannot overflow.
+        let balance = self.balance(&to).saturating_add(amount);
+        self.total_supply = total_supply;
+        self.balances.insert(to, balance);
+        Ok(())
+    }
+
     fn balance(&self, owner: &Address) -> U256 {
         self.balances.get(owner).copied().unwrap_or_default()
     }
@@ -254,9 +267,7 @@ impl Ledger {
         let Some(state) = self.tokens.get_mut(&token) else {
             return revert("no token at this address");
         };
-        *state.balances.entry(to).or_default() += amount;
-        state.total_supply += amount;
-        Ok(())
+        state.mint(to, amount)
     }
 
     /// Token balance, zero for an unknown token.
@@ -267,7 +278,15 @@ impl Ledger {
             .unwrap_or_default()
     }
 
-    /// Total supply of a token, zero for an unknown token.
+    /// What `spender` may still pull from `owner`'s `token` (zero for an unknown token).
+    pub fn allowance(&self, token: &Address, owner: &Address, spender: &Address) -> U256 {
+        self.tokens
+            .get(token)
+            .and_then(|t| t.allowances.get(&(*owner, *spender)).copied())
+            .unwrap_or_default()
+    }
+
+    /// Total supply of `token` (zero for an unknown token).
     pub fn total_supply(&self, token: &Address) -> U256 {
         self.tokens
             .get(token)
@@ -364,8 +383,7 @@ impl Ledger {
                 if !state.mintable {
                     return revert("token has no mintFor");
                 }
-                *state.balances.entry(*to).or_default() += amount.get();
-                state.total_supply += amount.get();
+                state.mint(*to, amount.get())?;
                 Ok(Outcome::default())
             }
         }

@@ -27,7 +27,8 @@ pub use ledger::{Ledger, Outcome, Revert};
 
 use crate::chain::gas::{GasTable, GAS};
 use crate::chain::{
-    BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, Transaction,
+    BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, SignedTx,
+    Transaction,
 };
 use crate::types::{Address, TokenAmount, B256, U256};
 
@@ -177,6 +178,13 @@ impl SimChainBuilder {
             }),
             blocks,
             config,
+            instance: {
+                use std::hash::{BuildHasher, Hasher};
+                // Random keys per process and per call; no need for a cryptographic source.
+                std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+            },
         });
         spawn_block_producer(Arc::downgrade(&shared));
         SimChain {
@@ -230,6 +238,9 @@ struct Shared {
     /// The head block number, for waiters.
     blocks: watch::Sender<u64>,
     config: SimConfig,
+    /// Random per chain instance: two runs with one seed are still two chains, so that
+    /// a state database of one is never taken for the other's.
+    instance: u64,
 }
 
 impl Shared {
@@ -548,9 +559,33 @@ impl Chain for SimChain {
         Ok(state.events[start..end.max(start)].to_vec())
     }
 
-    async fn submit(&self, transaction: Transaction) -> Result<PendingTx, ChainError> {
+    async fn sign(&self, transaction: Transaction) -> Result<SignedTx, ChainError> {
         let config = &self.shared.config;
         let mut state = self.shared.lock();
+        let account = state.accounts.entry(self.account).or_default();
+        account.nonce += 1;
+        let nonce = account.nonce;
+        let hash = keccak256(
+            [
+                self.account.as_slice(),
+                &nonce.to_be_bytes(),
+                &config.seed.to_be_bytes(),
+                &self.shared.instance.to_be_bytes(),
+            ]
+            .concat(),
+        );
+        Ok(SignedTx {
+            hash,
+            nonce,
+            transaction,
+            raw: Default::default(),
+        })
+    }
+
+    async fn send(&self, signed: SignedTx) -> Result<PendingTx, ChainError> {
+        let config = &self.shared.config;
+        let mut state = self.shared.lock();
+        let transaction = signed.transaction;
         let fault = state.take_fault(self.account, Some(&transaction));
         if let Some(Fault::RpcFailure(message)) = fault {
             return Err(ChainError::Rpc(message));
@@ -574,21 +609,16 @@ impl Chain for SimChain {
             .unwrap_or(default_latency)
             .sample(&mut state.latency_rng);
         let account = state.accounts.entry(self.account).or_default();
-        account.nonce += 1;
         let mut include_at = Instant::now() + latency;
         if let Some(previous) = account.last_include_at {
             include_at = include_at.max(previous);
         }
         account.last_include_at = Some(include_at);
-        let hash = keccak256(
-            [
-                self.account.as_slice(),
-                &account.nonce.to_be_bytes(),
-                &config.seed.to_be_bytes(),
-            ]
-            .concat(),
-        );
-        let pending = PendingTx { hash, transaction };
+        let pending = PendingTx {
+            hash: signed.hash,
+            nonce: signed.nonce,
+            transaction,
+        };
         state.mempool.push(MempoolEntry {
             pending: pending.clone(),
             sender: self.account,
@@ -597,6 +627,43 @@ impl Chain for SimChain {
             fault,
         });
         Ok(pending)
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<Option<B256>, ChainError> {
+        self.rpc_fault()?;
+        let head = self.shared.lock().head.number;
+        // The simulated chain never reorganises: a block's hash is fixed by the chain
+        // instance and its number.
+        Ok((number <= head).then(|| {
+            keccak256(
+                [
+                    &self.shared.instance.to_be_bytes()[..],
+                    &number.to_be_bytes()[..],
+                ]
+                .concat(),
+            )
+        }))
+    }
+
+    async fn allowance(
+        &self,
+        token: Address,
+        owner: Address,
+        spender: Address,
+    ) -> Result<U256, ChainError> {
+        self.rpc_fault()?;
+        Ok(self
+            .shared
+            .lock()
+            .ledger
+            .allowance(&token, &owner, &spender))
+    }
+
+    async fn identity(&self) -> Result<String, ChainError> {
+        Ok(format!(
+            "simulated chain, seed {}, instance {:016x}",
+            self.shared.config.seed, self.shared.instance
+        ))
     }
 
     async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
@@ -609,6 +676,11 @@ impl Chain for SimChain {
                     if *mined_in <= confirmed {
                         return receipt.clone();
                     }
+                } else if !state.mempool.iter().any(|e| e.pending.hash == pending.hash) {
+                    return Err(ChainError::Dropped {
+                        transaction: pending.transaction.name(),
+                        hash: pending.hash,
+                    });
                 }
             }
             if blocks.changed().await.is_err() {

@@ -1,0 +1,817 @@
+//! The node's state in SQLite: what must survive a restart.
+//!
+//! * the connection managers' parameters and state (joining, joined, leaving);
+//! * the chain events applied so far and the cursor (the last block applied), so that a
+//!   restart rebuilds the view without reading the chain from its start, and catches up
+//!   from the cursor;
+//! * checkpoints (hashes of recently applied blocks), to notice a reorganisation and find
+//!   where the chain forked;
+//! * a journal of the transactions sent: each is written, with its hash, nonce and
+//!   purpose, *before* it is handed to the chain, and marked with its outcome once known.
+//!
+//! The database is in WAL mode with full synchronisation: a write that returned is on
+//! disk, whatever happens to the process next. The schema is versioned (SQLite's
+//! `user_version`) and migrated forward on open; a database written by a newer binary is
+//! refused rather than misread.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::chain::{EventRecord, PendingTx, SignedTx, Transaction};
+use crate::connection::{ConnectionParams, JoinableFraction};
+use crate::types::{Address, B256, U256};
+
+/// The file the state lives in, inside `--datadir`.
+pub const STATE_FILE_NAME: &str = "tokennet.sqlite";
+
+/// Checkpoints kept to find a fork point; a reorganisation deeper than this many polls
+/// rebuilds the view from the start.
+const CHECKPOINTS_KEPT: i64 = 128;
+
+/// Schema migrations, in order; the schema version is the number applied. Never edit a
+/// migration that has been released: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE meta (
+         key TEXT PRIMARY KEY,
+         value TEXT NOT NULL
+     );
+     CREATE TABLE cursor (
+         id INTEGER PRIMARY KEY CHECK (id = 0),
+         block INTEGER NOT NULL
+     );
+     CREATE TABLE checkpoints (
+         block INTEGER PRIMARY KEY,
+         hash TEXT NOT NULL
+     );
+     CREATE TABLE events (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         block INTEGER NOT NULL,
+         record TEXT NOT NULL
+     );
+     CREATE INDEX events_by_block ON events (block);
+     CREATE TABLE connections (
+         token_network TEXT PRIMARY KEY,
+         token TEXT NOT NULL,
+         funds TEXT NOT NULL,
+         initial_channel_target INTEGER NOT NULL,
+         joinable_billionths INTEGER NOT NULL,
+         state TEXT NOT NULL CHECK (state IN ('joining', 'joined', 'leaving')),
+         reported_funds TEXT NOT NULL
+     );
+     CREATE TABLE journal (
+         hash TEXT PRIMARY KEY,
+         nonce INTEGER NOT NULL,
+         purpose TEXT NOT NULL,
+         name TEXT NOT NULL,
+         tx TEXT NOT NULL,
+         outcome TEXT,
+         detail TEXT
+     );
+     CREATE INDEX journal_unresolved ON journal (purpose) WHERE outcome IS NULL;",
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Why the state database cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The database file (`:memory:` for an in-memory one).
+        path: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The directory cannot be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A newer tokennet wrote this database.
+    #[error("{path} has schema version {found}, newer than the {known} this tokennet knows; run the newer tokennet, or start with another --datadir")]
+    NewerSchema {
+        /// The database file.
+        path: String,
+        /// Its version.
+        found: u32,
+        /// Ours.
+        known: u32,
+    },
+    /// The database belongs to another account or chain.
+    #[error("{path} holds the state of {what} {stored}, not {ours}; start with another --datadir")]
+    Mismatch {
+        /// The database file.
+        path: String,
+        /// "account" or "chain".
+        what: &'static str,
+        /// What the database says.
+        stored: String,
+        /// What this run has.
+        ours: String,
+    },
+    /// A stored value cannot be read back.
+    #[error("{path}: stored {what} is unreadable: {detail}")]
+    Corrupt {
+        /// The database file.
+        path: String,
+        /// Which value.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// The store was closed by a shutdown.
+    #[error("the state database is closed (the node is shutting down)")]
+    Closed,
+}
+
+/// Where a connection manager is in its life, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// A PUT stored the parameters; its transactions may not all be done.
+    Joining,
+    /// The last PUT completed.
+    Joined,
+    /// A DELETE set the manager to leaving.
+    Leaving,
+}
+
+impl ConnectionState {
+    fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Joining => "joining",
+            ConnectionState::Joined => "joined",
+            ConnectionState::Leaving => "leaving",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "joining" => Some(ConnectionState::Joining),
+            "joined" => Some(ConnectionState::Joined),
+            "leaving" => Some(ConnectionState::Leaving),
+            _ => None,
+        }
+    }
+}
+
+/// One stored connection manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredConnection {
+    /// The token network.
+    pub token_network: Address,
+    /// Its token.
+    pub token: Address,
+    /// The parameters of the last PUT.
+    pub params: ConnectionParams,
+    /// Joining, joined or leaving.
+    pub state: ConnectionState,
+    /// `funds` as `GET /connections` reports it.
+    pub reported_funds: U256,
+}
+
+/// How a journaled transaction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// Mined and confirmed, successful.
+    Confirmed,
+    /// Mined and confirmed, refused by a contract rule.
+    Reverted,
+    /// Never mined: dropped, replaced, or never accepted by the chain.
+    Dropped,
+}
+
+impl TxOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            TxOutcome::Confirmed => "confirmed",
+            TxOutcome::Reverted => "reverted",
+            TxOutcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// What a restart finds in the database.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Events applied before, in chain order.
+    pub events: Vec<EventRecord>,
+    /// The last block applied, if any.
+    pub cursor: Option<u64>,
+    /// The connection managers.
+    pub connections: Vec<StoredConnection>,
+}
+
+/// The node's state database. Cheap to share behind an `Arc`; every method is one short
+/// transaction.
+#[derive(Debug)]
+pub struct Store {
+    path: String,
+    /// `None` once closed.
+    connection: Mutex<Option<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating it if needed) the state database in `datadir`, and migrates it.
+    pub fn open(datadir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(datadir).map_err(|source| StoreError::Directory {
+            path: datadir.to_path_buf(),
+            source,
+        })?;
+        let file = datadir.join(STATE_FILE_NAME);
+        let path = file.display().to_string();
+        let connection = Connection::open(&file).map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        Self::prepare(path, connection, true)
+    }
+
+    /// A database in memory: state that lives as long as the process, for nodes whose
+    /// chain does not outlive the process either (the embedded simulated chain, tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let path = ":memory:".to_string();
+        let connection = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        Self::prepare(path, connection, false)
+    }
+
+    fn prepare(
+        path: String,
+        mut connection: Connection,
+        on_disk: bool,
+    ) -> Result<Self, StoreError> {
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        if on_disk {
+            // WAL: readers never block the writer; FULL: a committed write survives a
+            // power cut, not only a crash of the process.
+            connection
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(sql)?;
+            connection
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(sql)?;
+        }
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        let found: u32 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(sql)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path,
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let version = index as u32 + 1;
+            let transaction = connection.transaction().map_err(sql)?;
+            transaction.execute_batch(migration).map_err(sql)?;
+            transaction
+                .pragma_update(None, "user_version", version)
+                .map_err(sql)?;
+            transaction.commit().map_err(sql)?;
+            tracing::info!(database = %path, version, "state database migrated");
+        }
+        Ok(Self {
+            path,
+            connection: Mutex::new(Some(connection)),
+        })
+    }
+
+    /// Where the database is (`:memory:` for an in-memory one).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, what: &'static str, detail: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            what,
+            detail: detail.to_string(),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard: MutexGuard<'_, Option<Connection>> = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_mut() {
+            Some(connection) => work(connection),
+            None => Err(StoreError::Closed),
+        }
+    }
+
+    /// Binds the database to one account and one chain on first use; afterwards refuses
+    /// any other, so that one account's channels are never taken for another's.
+    pub fn bind(&self, account: Address, chain: &str) -> Result<(), StoreError> {
+        let account = account.to_checksum(None);
+        for (key, what, ours) in [
+            ("account", "account", account.as_str()),
+            ("chain", "chain", chain),
+        ] {
+            let stored: Option<String> = self.with(|c| {
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| self.sql(e))
+            })?;
+            match stored {
+                Some(stored) if stored != ours => {
+                    return Err(StoreError::Mismatch {
+                        path: self.path.clone(),
+                        what,
+                        stored,
+                        ours: ours.to_string(),
+                    })
+                }
+                Some(_) => {}
+                None => self.with(|c| {
+                    c.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", [key, ours])
+                        .map(|_| ())
+                        .map_err(|e| self.sql(e))
+                })?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything a restart needs: the applied events, the cursor, the managers.
+    pub fn load(&self) -> Result<Loaded, StoreError> {
+        let (raw_events, cursor, raw_connections) = self.with(|c| {
+            let mut statement = c
+                .prepare("SELECT record FROM events ORDER BY seq")
+                .map_err(|e| self.sql(e))?;
+            let events = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.sql(e))?;
+            let cursor: Option<u64> = c
+                .query_row("SELECT block FROM cursor WHERE id = 0", [], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| self.sql(e))?;
+            let mut statement = c
+                .prepare(
+                    "SELECT token_network, token, funds, initial_channel_target,
+                            joinable_billionths, state, reported_funds
+                     FROM connections ORDER BY rowid",
+                )
+                .map_err(|e| self.sql(e))?;
+            let connections = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, u32>(3)?,
+                        row.get::<_, u32>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, String>(6)?,
+                    ))
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.sql(e))?;
+            Ok((events, cursor, connections))
+        })?;
+        let events = raw_events
+            .iter()
+            .map(|text| serde_json::from_str(text).map_err(|e| self.corrupt("event", e)))
+            .collect::<Result<Vec<EventRecord>, _>>()?;
+        let mut connections = Vec::with_capacity(raw_connections.len());
+        for (network, token, funds, target, joinable, state, reported) in raw_connections {
+            connections.push(StoredConnection {
+                token_network: self.address(&network)?,
+                token: self.address(&token)?,
+                params: ConnectionParams {
+                    funds: self.amount(&funds)?,
+                    initial_channel_target: target,
+                    joinable_funds_target: JoinableFraction::from_billionths(joinable),
+                },
+                state: ConnectionState::parse(&state)
+                    .ok_or_else(|| self.corrupt("connection state", &state))?,
+                reported_funds: self.amount(&reported)?,
+            });
+        }
+        Ok(Loaded {
+            events,
+            cursor,
+            connections,
+        })
+    }
+
+    fn address(&self, text: &str) -> Result<Address, StoreError> {
+        text.parse().map_err(|e| self.corrupt("address", e))
+    }
+
+    fn amount(&self, text: &str) -> Result<U256, StoreError> {
+        U256::from_str_radix(text, 10).map_err(|e| self.corrupt("amount", e))
+    }
+
+    /// Records the events of blocks up to `block` and moves the cursor there, in one
+    /// transaction: after a crash, either both are stored or neither.
+    pub fn append_events(
+        &self,
+        events: &[EventRecord],
+        block: u64,
+        block_hash: Option<B256>,
+    ) -> Result<(), StoreError> {
+        let encoded = events
+            .iter()
+            .map(|record| serde_json::to_string(record).map_err(|e| self.corrupt("event", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with(|c| {
+            let transaction = c.transaction().map_err(|e| self.sql(e))?;
+            {
+                let mut insert = transaction
+                    .prepare_cached("INSERT INTO events (block, record) VALUES (?1, ?2)")
+                    .map_err(|e| self.sql(e))?;
+                for (record, text) in events.iter().zip(&encoded) {
+                    insert
+                        .execute(params![record.block, text])
+                        .map_err(|e| self.sql(e))?;
+                }
+            }
+            transaction
+                .execute(
+                    "INSERT INTO cursor (id, block) VALUES (0, ?1)
+                     ON CONFLICT (id) DO UPDATE SET block = excluded.block",
+                    [block],
+                )
+                .map_err(|e| self.sql(e))?;
+            if let Some(hash) = block_hash {
+                transaction
+                    .execute(
+                        "INSERT OR REPLACE INTO checkpoints (block, hash) VALUES (?1, ?2)",
+                        params![block, hash.to_string()],
+                    )
+                    .map_err(|e| self.sql(e))?;
+                transaction
+                    .execute(
+                        "DELETE FROM checkpoints WHERE block NOT IN
+                         (SELECT block FROM checkpoints ORDER BY block DESC LIMIT ?1)",
+                        [CHECKPOINTS_KEPT],
+                    )
+                    .map_err(|e| self.sql(e))?;
+            }
+            transaction.commit().map_err(|e| self.sql(e))
+        })
+    }
+
+    /// Recent checkpoints, newest first: blocks applied and their hashes at the time.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, B256)>, StoreError> {
+        let rows: Vec<(u64, String)> = self.with(|c| {
+            let mut statement = c
+                .prepare("SELECT block, hash FROM checkpoints ORDER BY block DESC")
+                .map_err(|e| self.sql(e))?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.sql(e));
+            rows
+        })?;
+        rows.into_iter()
+            .map(|(block, hash)| {
+                hash.parse()
+                    .map(|hash| (block, hash))
+                    .map_err(|e| self.corrupt("checkpoint", e))
+            })
+            .collect()
+    }
+
+    /// Forgets everything applied after `block` (all of it for `None`): the chain forked
+    /// there.
+    pub fn rewind_to(&self, block: Option<u64>) -> Result<(), StoreError> {
+        self.with(|c| {
+            let transaction = c.transaction().map_err(|e| self.sql(e))?;
+            match block {
+                Some(block) => {
+                    transaction
+                        .execute("DELETE FROM events WHERE block > ?1", [block])
+                        .map_err(|e| self.sql(e))?;
+                    transaction
+                        .execute("DELETE FROM checkpoints WHERE block > ?1", [block])
+                        .map_err(|e| self.sql(e))?;
+                    transaction
+                        .execute("UPDATE cursor SET block = ?1 WHERE id = 0", [block])
+                        .map_err(|e| self.sql(e))?;
+                }
+                None => {
+                    transaction
+                        .execute_batch(
+                            "DELETE FROM events; DELETE FROM checkpoints; DELETE FROM cursor;",
+                        )
+                        .map_err(|e| self.sql(e))?;
+                }
+            }
+            transaction.commit().map_err(|e| self.sql(e))
+        })
+    }
+
+    /// Stores a connection manager's parameters and state.
+    pub fn save_connection(&self, connection: &StoredConnection) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO connections (token_network, token, funds, initial_channel_target,
+                                          joinable_billionths, state, reported_funds)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (token_network) DO UPDATE SET
+                     funds = excluded.funds,
+                     initial_channel_target = excluded.initial_channel_target,
+                     joinable_billionths = excluded.joinable_billionths,
+                     state = excluded.state,
+                     reported_funds = excluded.reported_funds",
+                params![
+                    connection.token_network.to_checksum(None),
+                    connection.token.to_checksum(None),
+                    connection.params.funds.to_string(),
+                    connection.params.initial_channel_target,
+                    connection.params.joinable_funds_target.billionths(),
+                    connection.state.as_str(),
+                    connection.reported_funds.to_string(),
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+        })
+    }
+
+    /// Journals a transaction before it is handed to the chain.
+    pub fn journal_signed(&self, signed: &SignedTx) -> Result<(), StoreError> {
+        let tx = serde_json::to_string(&signed.transaction)
+            .map_err(|e| self.corrupt("transaction", e))?;
+        self.with(|c| {
+            c.execute(
+                // The same transaction signed again after it was dropped has the same
+                // hash: it is in flight once more.
+                "INSERT INTO journal (hash, nonce, purpose, name, tx) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hash) DO UPDATE SET outcome = NULL, detail = NULL",
+                params![
+                    signed.hash.to_string(),
+                    signed.nonce,
+                    signed.transaction.purpose(),
+                    signed.transaction.name(),
+                    tx
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+        })
+    }
+
+    /// Records how a journaled transaction ended.
+    pub fn journal_resolve(
+        &self,
+        hash: B256,
+        outcome: TxOutcome,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE journal SET outcome = ?2, detail = ?3 WHERE hash = ?1 AND outcome IS NULL",
+                params![hash.to_string(), outcome.as_str(), detail],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+        })
+    }
+
+    /// Journaled transactions whose outcome is not known yet, in nonce order.
+    pub fn journal_unresolved(&self) -> Result<Vec<PendingTx>, StoreError> {
+        let rows: Vec<(String, u64, String)> = self.with(|c| {
+            let mut statement = c
+                .prepare("SELECT hash, nonce, tx FROM journal WHERE outcome IS NULL ORDER BY nonce")
+                .map_err(|e| self.sql(e))?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.sql(e));
+            rows
+        })?;
+        rows.into_iter()
+            .map(|(hash, nonce, tx)| {
+                Ok(PendingTx {
+                    hash: hash.parse().map_err(|e| self.corrupt("hash", e))?,
+                    nonce,
+                    transaction: serde_json::from_str::<Transaction>(&tx)
+                        .map_err(|e| self.corrupt("transaction", e))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The unresolved journaled transaction with this purpose, if any.
+    pub fn journal_in_flight(&self, purpose: &str) -> Result<Option<PendingTx>, StoreError> {
+        let row: Option<(String, u64, String)> = self.with(|c| {
+            c.query_row(
+                "SELECT hash, nonce, tx FROM journal WHERE purpose = ?1 AND outcome IS NULL
+                 ORDER BY nonce DESC LIMIT 1",
+                [purpose],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
+        })?;
+        row.map(|(hash, nonce, tx)| {
+            Ok(PendingTx {
+                hash: hash.parse().map_err(|e| self.corrupt("hash", e))?,
+                nonce,
+                transaction: serde_json::from_str::<Transaction>(&tx)
+                    .map_err(|e| self.corrupt("transaction", e))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Every journal entry as (purpose, outcome), oldest first: for tests and operators.
+    pub fn journal_entries(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        self.with(|c| {
+            let mut statement = c
+                .prepare("SELECT purpose, outcome FROM journal ORDER BY rowid")
+                .map_err(|e| self.sql(e))?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.sql(e));
+            rows
+        })
+    }
+
+    /// Checkpoints the write-ahead log into the database file and closes it. Later calls
+    /// answer [`StoreError::Closed`].
+    pub fn close(&self) -> Result<(), StoreError> {
+        let mut guard = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(connection) = guard.take() {
+            if self.path != ":memory:" {
+                connection
+                    .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                    .map_err(|e| self.sql(e))?;
+            }
+            connection.close().map_err(|(_, e)| self.sql(e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::ChainEvent;
+    use crate::types::{ChannelId, TokenAmount};
+
+    fn address(byte: u8) -> Address {
+        Address::repeat_byte(byte)
+    }
+
+    fn opened(block: u64, id: u64) -> EventRecord {
+        EventRecord {
+            block,
+            timestamp: 1000 + block,
+            event: ChainEvent::ChannelOpened {
+                token_network: address(1),
+                channel_id: ChannelId(id),
+                participant1: address(2),
+                participant2: address(3),
+            },
+        }
+    }
+
+    #[test]
+    fn state_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.bind(address(9), "chain A").unwrap();
+        store
+            .append_events(&[opened(3, 1), opened(4, 2)], 5, Some(B256::repeat_byte(5)))
+            .unwrap();
+        let connection = StoredConnection {
+            token_network: address(1),
+            token: address(7),
+            params: ConnectionParams::with_funds(U256::from(10u64).pow(U256::from(30u64))),
+            state: ConnectionState::Leaving,
+            reported_funds: U256::from(100u64),
+        };
+        store.save_connection(&connection).unwrap();
+        let signed = SignedTx {
+            hash: B256::repeat_byte(0xaa),
+            nonce: 4,
+            transaction: Transaction::SetTotalDeposit {
+                token_network: address(1),
+                channel_id: ChannelId(2),
+                partner: address(3),
+                total_deposit: TokenAmount(U256::from(20u64)),
+            },
+            raw: Default::default(),
+        };
+        store.journal_signed(&signed).unwrap();
+        store.close().unwrap();
+        assert!(matches!(store.load(), Err(StoreError::Closed)));
+
+        let store = Store::open(dir.path()).unwrap();
+        store.bind(address(9), "chain A").unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.events, vec![opened(3, 1), opened(4, 2)]);
+        assert_eq!(loaded.cursor, Some(5));
+        assert_eq!(loaded.connections, vec![connection]);
+        let unresolved = store.journal_unresolved().unwrap();
+        assert_eq!(unresolved.len(), 1);
+        assert_eq!(unresolved[0].transaction, signed.transaction);
+        assert_eq!(
+            store
+                .journal_in_flight(&signed.transaction.purpose())
+                .unwrap()
+                .map(|p| p.hash),
+            Some(signed.hash)
+        );
+        store
+            .journal_resolve(signed.hash, TxOutcome::Confirmed, "block 6")
+            .unwrap();
+        assert!(store.journal_unresolved().unwrap().is_empty());
+        assert_eq!(
+            store.checkpoints().unwrap(),
+            vec![(5, B256::repeat_byte(5))]
+        );
+    }
+
+    #[test]
+    fn another_account_or_chain_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.bind(address(9), "chain A").unwrap();
+        let error = store.bind(address(8), "chain A").unwrap_err();
+        assert!(error.to_string().contains("account"), "{error}");
+        let error = store.bind(address(9), "chain B").unwrap_err();
+        assert!(error.to_string().contains("chain A"), "{error}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let file = dir.path().join(STATE_FILE_NAME);
+        let connection = Connection::open(&file).unwrap();
+        connection
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(connection);
+        let error = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(error, StoreError::NewerSchema { .. }));
+        assert!(
+            error
+                .to_string()
+                .contains("newer than the 1 this tokennet knows"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn rewinding_forgets_what_follows_the_fork() {
+        let store = Store::in_memory().unwrap();
+        store
+            .append_events(&[opened(3, 1)], 3, Some(B256::repeat_byte(3)))
+            .unwrap();
+        store
+            .append_events(&[opened(6, 2)], 6, Some(B256::repeat_byte(6)))
+            .unwrap();
+        store.rewind_to(Some(4)).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.events, vec![opened(3, 1)]);
+        assert_eq!(loaded.cursor, Some(4));
+        assert_eq!(
+            store.checkpoints().unwrap(),
+            vec![(3, B256::repeat_byte(3))]
+        );
+        store.rewind_to(None).unwrap();
+        assert_eq!(store.load().unwrap().cursor, None);
+    }
+}
