@@ -5,14 +5,15 @@
 //!
 //! * **One account.** A `Chain` value acts for one account, [`Chain::our_address`]: every
 //!   transaction it submits is signed by and paid for by that account.
-//! * **Confirmed view.** [`Chain::block_number`] is the newest *confirmed* block (the head
+//! * **Confirmed view.** [`Chain::latest_block`] is the newest *confirmed* block (the head
 //!   minus the chain's confirmation depth). Reads and events never reach past it, so the
 //!   node never acts on something a reorganisation could take back.
 //! * **Events.** [`Chain::events`] returns every event of every registered token network
 //!   (and of the registry) in the inclusive block range asked for, in chain order: by
 //!   block, then by position in the block. Asking twice for the same range gives the same
 //!   events. A channel's `ChannelOpened` comes before its deposits, its deposits before its
-//!   `ChannelClosed`, that before its `ChannelSettled`.
+//!   `ChannelClosed`, that before its `ChannelSettled`. A network created before the first
+//!   range asked for is known only once [`Chain::follow_token_networks`] names it.
 //! * **Transactions.** [`Chain::submit`] hands a transaction to the chain and returns at
 //!   once with its hash: transactions of one account are included in submission order
 //!   (the chain keeps the nonces). [`Chain::confirm`] waits until it is mined and
@@ -450,4 +451,13 @@ pub trait Chain: Clone + Send + Sync + 'static {
 
     /// How often it is worth asking for new blocks.
     fn poll_interval(&self) -> Duration;
+
+    /// Makes [`Chain::events`] report the events of `token_networks` too, though their
+    /// creation lies before the blocks it will be asked for: a node restarting from its
+    /// stored state knows networks whose `TokenNetworkCreated` it will not read again. A
+    /// chain that reports every network's events anyway ignores it (the default); one that
+    /// learns the networks from the registry's events ([`ethereum::EthChain`]) needs it.
+    fn follow_token_networks(&self, token_networks: &[Address]) {
+        let _ = token_networks;
+    }
 }

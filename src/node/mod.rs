@@ -125,6 +125,10 @@ impl<C: Chain> NodeBuilder<C> {
         let us = self.chain.our_address();
         let rng = partner_rng(self.config.seed, us);
         let view = View::restore(us, &loaded.events, &loaded.connections);
+        // The networks created before the cursor: the chain reads their events from now
+        // on without seeing their creation again.
+        let known: Vec<Address> = view.networks().map(|network| network.address).collect();
+        self.chain.follow_token_networks(&known);
         let processed = loaded.cursor.unwrap_or(0);
         let (sync, _) = watch::channel(SyncState {
             processed,

@@ -731,4 +731,14 @@ impl Chain for EthChain {
     fn poll_interval(&self) -> Duration {
         self.inner.config.poll_interval
     }
+
+    fn follow_token_networks(&self, token_networks: &[Address]) {
+        if let Ok(mut networks) = self.inner.networks.lock() {
+            for network in token_networks {
+                if !networks.contains(network) {
+                    networks.push(*network);
+                }
+            }
+        }
+    }
 }
