@@ -36,8 +36,12 @@ cargo build --quiet --bin tokennet
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
+# A fresh state database on disk, so that every request goes through the real SQLite path.
+datadir=target/schemathesis-state
+rm -rf "$datadir"
 target/debug/tokennet node \
     --api-address "127.0.0.1:$port" \
+    --datadir "$datadir" \
     --sim-block-time 100ms \
     --sim-settle-timeout 2s \
     --tx-timeout 30s \

@@ -37,8 +37,20 @@ async fn mine(provider: &RootProvider, blocks: u64) {
     }
 }
 
-/// A node for dev account `index` that counts events as confirmed `depth` blocks deep.
+/// A node for dev account `index` that counts events as confirmed `depth` blocks deep,
+/// with its state in memory.
 async fn node(net: &AnvilNet, index: usize, depth: u64) -> Node<EthChain> {
+    node_with_state(net, index, depth, None).await
+}
+
+/// The same, with its state in `datadir` when given: a reorganisation then rebuilds the
+/// view from the stored events instead of from the chain.
+async fn node_with_state(
+    net: &AnvilNet,
+    index: usize,
+    depth: u64,
+    datadir: Option<&std::path::Path>,
+) -> Node<EthChain> {
     let chain = EthChain::connect(
         EthConfig {
             rpc_url: net.anvil.endpoint(),
@@ -51,7 +63,10 @@ async fn node(net: &AnvilNet, index: usize, depth: u64) -> Node<EthChain> {
     )
     .await
     .unwrap();
-    let node = Node::builder(chain).start();
+    let node = match datadir {
+        Some(dir) => Node::builder(chain).datadir(dir).open().await.unwrap(),
+        None => Node::builder(chain).start(),
+    };
     node.wait_ready().await;
     node
 }
@@ -79,10 +94,38 @@ fn partners(node: &Node<EthChain>) -> Vec<Address> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_the_head_follows_a_reverted_block_and_the_new_fork() {
+    follows_a_reverted_block(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_its_state_on_disk_rewinds_its_stored_events_to_the_fork() {
+    let datadir = tempfile::tempdir().unwrap();
+    let node = follows_a_reverted_block(Some(datadir.path())).await;
+    // The events of the abandoned block are gone from the database too.
+    let stored = node.store().load().unwrap();
+    let opened: Vec<_> = stored
+        .events
+        .iter()
+        .filter(|r| matches!(r.event, tokennet::chain::ChainEvent::ChannelOpened { .. }))
+        .collect();
+    assert_eq!(
+        opened.len(),
+        1 + RING,
+        "the ring's channels and the new fork's: {opened:?}"
+    );
+}
+
+/// Channels among other participants, opened before the reorganisation: the rebuilt view
+/// must still know them.
+const RING: usize = 2;
+
+async fn follows_a_reverted_block(datadir: Option<&std::path::Path>) -> Node<EthChain> {
     let (net, provider) = manual_anvil().await;
     let us = net.signer(1).address();
     let (second, third) = (net.signer(2).address(), net.signer(3).address());
-    let node = node(&net, 1, 0).await;
+    open_channel(&net, &provider, 4, net.signer(5).address()).await;
+    open_channel(&net, &provider, 5, net.signer(6).address()).await;
+    let node = node_with_state(&net, 1, 0, datadir).await;
 
     let snapshot = raw(&provider, "evm_snapshot", json!([])).await;
     open_channel(&net, &provider, 2, us).await;
@@ -108,8 +151,13 @@ async fn a_node_on_the_head_follows_a_reverted_block_and_the_new_fork() {
     )
     .await;
     let channel = node.channels(None)[0];
-    assert_eq!(channel.channel.id.0, 1, "the new fork reuses identifier 1");
+    assert_eq!(
+        channel.channel.id.0,
+        1 + RING as u64,
+        "the new fork reuses the identifier"
+    );
     assert_eq!(node.status(), tokennet::node::NodeStatus::Ready);
+    node
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

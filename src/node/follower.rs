@@ -73,6 +73,8 @@ impl<C: Chain> Node<C> {
         let head = self.inner.chain.latest_block().await?.number;
         self.inner.sync.send_modify(|state| state.head = head);
         if let Some(fork) = self.find_fork().await? {
+            // Without the applied events at hand, the view is rebuilt from the chain.
+            let fork = fork.filter(|_| self.inner.store.keeps_events());
             self.rewind(fork)?;
             *next_block = fork.map_or(0, |block| block + 1);
             return Ok(false);

@@ -511,18 +511,10 @@ impl<C: Chain> Node<C> {
     ) -> Result<(), NodeError> {
         self.wait_ready().await;
         let token_network = self.require_token_network(token).await?;
-        self.persist_connection(
-            token_network,
-            token,
-            params,
-            ConnectionState::Joined,
-            params.funds,
-        )?;
         self.with_network_mut(token_network, |network| {
             network.manager = Some(ConnectionManager::new(params));
-            network.reported_funds = params.funds;
         });
-        Ok(())
+        self.complete_join(token_network, token, params)
     }
 
     /// Registers a token network for `token`; returns its address.

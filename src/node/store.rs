@@ -214,6 +214,11 @@ pub struct Loaded {
 #[derive(Debug)]
 pub struct Store {
     path: String,
+    /// On disk: keeps the applied events and the journal's history, which a restart
+    /// needs. In memory nothing restarts from it, so it keeps only what the running node
+    /// uses (the cursor, checkpoints, managers, transactions in flight) and its memory
+    /// stays flat however long the node runs.
+    durable: bool,
     /// `None` once closed.
     connection: Mutex<Option<Connection>>,
 }
@@ -289,8 +294,15 @@ impl Store {
         }
         Ok(Self {
             path,
+            durable: on_disk,
             connection: Mutex::new(Some(connection)),
         })
+    }
+
+    /// Whether the applied events are kept, so that a reorganisation can rebuild the
+    /// view from them (else it is rebuilt from the chain).
+    pub fn keeps_events(&self) -> bool {
+        self.durable
     }
 
     /// Where the database is (`:memory:` for an in-memory one).
@@ -325,6 +337,33 @@ impl Store {
             Some(connection) => work(connection),
             None => Err(StoreError::Closed),
         }
+    }
+
+    /// The rows `sql` selects, each turned into a `T` by `map`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(sql).map_err(|e| self.sql(e))?;
+            let rows = statement
+                .query_map(params, map)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.sql(e));
+            rows
+        })
+    }
+
+    /// A journal row (hash, nonce, transaction JSON) as the transaction in flight.
+    fn pending(&self, (hash, nonce, tx): (String, u64, String)) -> Result<PendingTx, StoreError> {
+        Ok(PendingTx {
+            hash: hash.parse().map_err(|e| self.corrupt("hash", e))?,
+            nonce,
+            transaction: serde_json::from_str::<Transaction>(&tx)
+                .map_err(|e| self.corrupt("transaction", e))?,
+        })
     }
 
     /// Binds the database to one account and one chain on first use; afterwards refuses
@@ -364,43 +403,34 @@ impl Store {
 
     /// Everything a restart needs: the applied events, the cursor, the managers.
     pub fn load(&self) -> Result<Loaded, StoreError> {
-        let (raw_events, cursor, raw_connections) = self.with(|c| {
-            let mut statement = c
-                .prepare("SELECT record FROM events ORDER BY seq")
-                .map_err(|e| self.sql(e))?;
-            let events = statement
-                .query_map([], |row| row.get::<_, String>(0))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| self.sql(e))?;
-            let cursor: Option<u64> = c
-                .query_row("SELECT block FROM cursor WHERE id = 0", [], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(|e| self.sql(e))?;
-            let mut statement = c
-                .prepare(
-                    "SELECT token_network, token, funds, initial_channel_target,
-                            joinable_billionths, state, reported_funds
-                     FROM connections ORDER BY rowid",
-                )
-                .map_err(|e| self.sql(e))?;
-            let connections = statement
-                .query_map([], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, u32>(3)?,
-                        row.get::<_, u32>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, String>(6)?,
-                    ))
-                })
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| self.sql(e))?;
-            Ok((events, cursor, connections))
+        let raw_events: Vec<String> =
+            self.rows("SELECT record FROM events ORDER BY seq", [], |row| {
+                row.get(0)
+            })?;
+        let cursor: Option<u64> = self.with(|c| {
+            c.query_row("SELECT block FROM cursor WHERE id = 0", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))
         })?;
+        let raw_connections = self.rows(
+            "SELECT token_network, token, funds, initial_channel_target,
+                    joinable_billionths, state, reported_funds
+             FROM connections ORDER BY rowid",
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, u32>(3)?,
+                    row.get::<_, u32>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                ))
+            },
+        )?;
         let events = raw_events
             .iter()
             .map(|text| serde_json::from_str(text).map_err(|e| self.corrupt("event", e)))
@@ -445,11 +475,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let encoded = events
             .iter()
+            .filter(|_| self.durable)
             .map(|record| serde_json::to_string(record).map_err(|e| self.corrupt("event", e)))
             .collect::<Result<Vec<_>, _>>()?;
         self.with(|c| {
             let transaction = c.transaction().map_err(|e| self.sql(e))?;
-            {
+            if self.durable {
                 let mut insert = transaction
                     .prepare_cached("INSERT INTO events (block, record) VALUES (?1, ?2)")
                     .map_err(|e| self.sql(e))?;
@@ -487,16 +518,11 @@ impl Store {
 
     /// Recent checkpoints, newest first: blocks applied and their hashes at the time.
     pub fn checkpoints(&self) -> Result<Vec<(u64, B256)>, StoreError> {
-        let rows: Vec<(u64, String)> = self.with(|c| {
-            let mut statement = c
-                .prepare("SELECT block, hash FROM checkpoints ORDER BY block DESC")
-                .map_err(|e| self.sql(e))?;
-            let rows = statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| self.sql(e));
-            rows
-        })?;
+        let rows: Vec<(u64, String)> = self.rows(
+            "SELECT block, hash FROM checkpoints ORDER BY block DESC",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
         rows.into_iter()
             .map(|(block, hash)| {
                 hash.parse()
@@ -586,82 +612,61 @@ impl Store {
         })
     }
 
-    /// Records how a journaled transaction ended.
+    /// Records how a journaled transaction ended (in memory: forgets it, as nothing will
+    /// read its history).
     pub fn journal_resolve(
         &self,
         hash: B256,
         outcome: TxOutcome,
         detail: &str,
     ) -> Result<(), StoreError> {
+        let hash = hash.to_string();
         self.with(|c| {
-            c.execute(
-                "UPDATE journal SET outcome = ?2, detail = ?3 WHERE hash = ?1 AND outcome IS NULL",
-                params![hash.to_string(), outcome.as_str(), detail],
-            )
-            .map(|_| ())
-            .map_err(|e| self.sql(e))
+            let changed = if self.durable {
+                c.execute(
+                    "UPDATE journal SET outcome = ?2, detail = ?3 WHERE hash = ?1 AND outcome IS NULL",
+                    params![hash, outcome.as_str(), detail],
+                )
+            } else {
+                c.execute("DELETE FROM journal WHERE hash = ?1", [hash])
+            };
+            changed.map(|_| ()).map_err(|e| self.sql(e))
         })
     }
 
     /// Journaled transactions whose outcome is not known yet, in nonce order.
     pub fn journal_unresolved(&self) -> Result<Vec<PendingTx>, StoreError> {
-        let rows: Vec<(String, u64, String)> = self.with(|c| {
-            let mut statement = c
-                .prepare("SELECT hash, nonce, tx FROM journal WHERE outcome IS NULL ORDER BY nonce")
-                .map_err(|e| self.sql(e))?;
-            let rows = statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| self.sql(e));
-            rows
-        })?;
-        rows.into_iter()
-            .map(|(hash, nonce, tx)| {
-                Ok(PendingTx {
-                    hash: hash.parse().map_err(|e| self.corrupt("hash", e))?,
-                    nonce,
-                    transaction: serde_json::from_str::<Transaction>(&tx)
-                        .map_err(|e| self.corrupt("transaction", e))?,
-                })
-            })
-            .collect()
+        self.rows(
+            "SELECT hash, nonce, tx FROM journal WHERE outcome IS NULL ORDER BY nonce",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?
+        .into_iter()
+        .map(|row| self.pending(row))
+        .collect()
     }
 
     /// The unresolved journaled transaction with this purpose, if any.
     pub fn journal_in_flight(&self, purpose: &str) -> Result<Option<PendingTx>, StoreError> {
-        let row: Option<(String, u64, String)> = self.with(|c| {
-            c.query_row(
-                "SELECT hash, nonce, tx FROM journal WHERE purpose = ?1 AND outcome IS NULL
-                 ORDER BY nonce DESC LIMIT 1",
-                [purpose],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))
-        })?;
-        row.map(|(hash, nonce, tx)| {
-            Ok(PendingTx {
-                hash: hash.parse().map_err(|e| self.corrupt("hash", e))?,
-                nonce,
-                transaction: serde_json::from_str::<Transaction>(&tx)
-                    .map_err(|e| self.corrupt("transaction", e))?,
-            })
-        })
+        self.rows(
+            "SELECT hash, nonce, tx FROM journal WHERE purpose = ?1 AND outcome IS NULL
+             ORDER BY nonce DESC LIMIT 1",
+            [purpose],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?
+        .into_iter()
+        .next()
+        .map(|row| self.pending(row))
         .transpose()
     }
 
     /// Every journal entry as (purpose, outcome), oldest first: for tests and operators.
     pub fn journal_entries(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        self.with(|c| {
-            let mut statement = c
-                .prepare("SELECT purpose, outcome FROM journal ORDER BY rowid")
-                .map_err(|e| self.sql(e))?;
-            let rows = statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| self.sql(e));
-            rows
-        })
+        self.rows(
+            "SELECT purpose, outcome FROM journal ORDER BY rowid",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
     }
 
     /// Checkpoints the write-ahead log into the database file and closes it. Later calls
@@ -764,6 +769,30 @@ mod tests {
     }
 
     #[test]
+    fn in_memory_the_store_keeps_no_history() {
+        let store = Store::in_memory().unwrap();
+        store
+            .append_events(&[opened(3, 1)], 3, Some(B256::repeat_byte(3)))
+            .unwrap();
+        let signed = SignedTx {
+            hash: B256::repeat_byte(0xaa),
+            nonce: 0,
+            transaction: Transaction::RegisterToken { token: address(7) },
+            raw: Default::default(),
+        };
+        store.journal_signed(&signed).unwrap();
+        assert_eq!(store.journal_unresolved().unwrap().len(), 1);
+        store
+            .journal_resolve(signed.hash, TxOutcome::Confirmed, "block 4")
+            .unwrap();
+        let loaded = store.load().unwrap();
+        assert!(loaded.events.is_empty());
+        assert_eq!(loaded.cursor, Some(3));
+        assert!(store.journal_entries().unwrap().is_empty());
+        assert!(!store.keeps_events());
+    }
+
+    #[test]
     fn another_account_or_chain_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -796,7 +825,8 @@ mod tests {
 
     #[test]
     fn rewinding_forgets_what_follows_the_fork() {
-        let store = Store::in_memory().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
         store
             .append_events(&[opened(3, 1)], 3, Some(B256::repeat_byte(3)))
             .unwrap();
