@@ -111,8 +111,11 @@ pub enum EmbeddedError {
     #[error("setting up the simulated chain failed: {0}")]
     Genesis(#[from] Revert),
     /// A peer could not take on its connection manager.
-    #[error("starting a simulated peer failed: {0}")]
+    #[error("starting a simulated peer failed")]
     Peer(#[from] NodeError),
+    /// Our node's state could not be opened.
+    #[error("opening our node's state")]
+    OurState(#[source] NodeError),
 }
 
 /// Builds the chain, its genesis state and every node, and waits until our node follows
@@ -175,7 +178,7 @@ pub async fn start(config: &EmbeddedConfig) -> Result<EmbeddedNetwork, EmbeddedE
     if let Some(dir) = &config.datadir {
         builder = builder.datadir(dir);
     }
-    let node = builder.open().await?;
+    let node = builder.open().await.map_err(EmbeddedError::OurState)?;
     let mut peer_nodes = Vec::with_capacity(peers.len());
     for peer in &peers {
         let peer_node = Node::builder(chain.for_account(*peer))
