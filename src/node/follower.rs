@@ -140,10 +140,10 @@ impl<C: Chain> Node<C> {
             "the chain reorganised: forgetting the events after the fork and following the new blocks"
         );
         self.inner.store.rewind_to(fork).map_err(NodeError::store)?;
-        let events = self.inner.store.load().map_err(NodeError::store)?.events;
+        let stored = self.inner.store.load().map_err(NodeError::store)?;
         {
             let mut view = lock(&self.inner.view);
-            let rebuilt = view.rebuilt_from(&events);
+            let rebuilt = view.rebuilt_from(&stored.events, &stored.participants);
             *view = rebuilt;
         }
         let block = fork.unwrap_or(0);

@@ -124,7 +124,12 @@ impl<C: Chain> NodeBuilder<C> {
     fn start_with(self, store: Arc<Store>, loaded: Loaded) -> Node<C> {
         let us = self.chain.our_address();
         let rng = partner_rng(self.config.seed, us);
-        let view = View::restore(us, &loaded.events, &loaded.connections);
+        let view = View::restore(
+            us,
+            &loaded.events,
+            &loaded.participants,
+            &loaded.connections,
+        );
         // The networks created before the cursor: the chain reads their events from now
         // on without seeing their creation again.
         let known: Vec<Address> = view.networks().map(|network| network.address).collect();

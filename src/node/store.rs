@@ -19,9 +19,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::chain::{EventRecord, PendingTx, SignedTx, Transaction};
+use crate::chain::{ChainEvent, EventRecord, PendingTx, SignedTx, Transaction};
 use crate::connection::{ConnectionParams, JoinableFraction};
-use crate::types::{Address, B256, U256};
+use crate::types::{Address, ChannelId, B256, U256};
 
 /// The file the state lives in, inside `--datadir`.
 pub const STATE_FILE_NAME: &str = "tokennet.sqlite";
@@ -71,7 +71,40 @@ const MIGRATIONS: &[&str] = &[
          detail TEXT
      );
      CREATE INDEX journal_unresolved ON journal (purpose) WHERE outcome IS NULL;",
+    // 2: compaction. Each event names its channel, so that the events of channels settled
+    // long ago can be forgotten; the participants they taught are kept in a table.
+    "ALTER TABLE events ADD COLUMN token_network TEXT;
+     ALTER TABLE events ADD COLUMN channel_id INTEGER;
+     ALTER TABLE events ADD COLUMN settles INTEGER NOT NULL DEFAULT 0;
+     UPDATE events SET
+         token_network = COALESCE(
+             json_extract(record, '$.event.ChannelOpened.token_network'),
+             json_extract(record, '$.event.ChannelNewDeposit.token_network'),
+             json_extract(record, '$.event.ChannelClosed.token_network'),
+             json_extract(record, '$.event.ChannelSettled.token_network')),
+         channel_id = COALESCE(
+             json_extract(record, '$.event.ChannelOpened.channel_id'),
+             json_extract(record, '$.event.ChannelNewDeposit.channel_id'),
+             json_extract(record, '$.event.ChannelClosed.channel_id'),
+             json_extract(record, '$.event.ChannelSettled.channel_id')),
+         settles = json_type(record, '$.event.ChannelSettled') IS NOT NULL;
+     CREATE INDEX events_by_channel ON events (token_network, channel_id);
+     CREATE TABLE participants (
+         token_network TEXT NOT NULL,
+         address TEXT NOT NULL,
+         block INTEGER NOT NULL,
+         PRIMARY KEY (token_network, address)
+     );
+     INSERT OR IGNORE INTO participants (token_network, address, block)
+         SELECT json_extract(record, '$.event.ChannelOpened.token_network'),
+                json_extract(record, '$.event.ChannelOpened.participant' || side.n), block
+         FROM events, (SELECT 1 AS n UNION ALL SELECT 2) AS side
+         WHERE json_type(record, '$.event.ChannelOpened') IS NOT NULL
+         ORDER BY block;",
 ];
+
+/// Appends between two compactions of the event log.
+const APPENDS_PER_COMPACTION: u64 = 64;
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -207,6 +240,9 @@ pub struct Loaded {
     pub cursor: Option<u64>,
     /// The connection managers.
     pub connections: Vec<StoredConnection>,
+    /// Participants of each token network (token network, participant), including those
+    /// whose channels' events were compacted away.
+    pub participants: Vec<(Address, Address)>,
 }
 
 /// The node's state database. Cheap to share behind an `Arc`; every method is one short
@@ -219,6 +255,8 @@ pub struct Store {
     /// uses (the cursor, checkpoints, managers, transactions in flight) and its memory
     /// stays flat however long the node runs.
     durable: bool,
+    /// Appends since the database was opened, to compact every so often.
+    appends: std::sync::atomic::AtomicU64,
     /// `None` once closed.
     connection: Mutex<Option<Connection>>,
 }
@@ -295,6 +333,7 @@ impl Store {
         Ok(Self {
             path,
             durable: on_disk,
+            appends: std::sync::atomic::AtomicU64::new(0),
             connection: Mutex::new(Some(connection)),
         })
     }
@@ -414,6 +453,15 @@ impl Store {
             .optional()
             .map_err(|e| self.sql(e))
         })?;
+        let raw_participants: Vec<(String, String)> = self.rows(
+            "SELECT token_network, address FROM participants ORDER BY block, rowid",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let participants = raw_participants
+            .iter()
+            .map(|(network, address)| Ok((self.address(network)?, self.address(address)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let raw_connections = self.rows(
             "SELECT token_network, token, funds, initial_channel_target,
                     joinable_billionths, state, reported_funds
@@ -454,6 +502,7 @@ impl Store {
             events,
             cursor,
             connections,
+            participants,
         })
     }
 
@@ -482,12 +531,45 @@ impl Store {
             let transaction = c.transaction().map_err(|e| self.sql(e))?;
             if self.durable {
                 let mut insert = transaction
-                    .prepare_cached("INSERT INTO events (block, record) VALUES (?1, ?2)")
+                    .prepare_cached(
+                        "INSERT INTO events (block, record, token_network, channel_id, settles)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(|e| self.sql(e))?;
+                let mut participant = transaction
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO participants (token_network, address, block)
+                         VALUES (?1, ?2, ?3)",
+                    )
                     .map_err(|e| self.sql(e))?;
                 for (record, text) in events.iter().zip(&encoded) {
+                    let channel = channel_of(&record.event);
                     insert
-                        .execute(params![record.block, text])
+                        .execute(params![
+                            record.block,
+                            text,
+                            channel.map(|(network, _)| format!("{network:#x}")),
+                            channel.map(|(_, id)| id.0),
+                            matches!(record.event, ChainEvent::ChannelSettled { .. }),
+                        ])
                         .map_err(|e| self.sql(e))?;
+                    if let ChainEvent::ChannelOpened {
+                        token_network,
+                        participant1,
+                        participant2,
+                        ..
+                    } = record.event
+                    {
+                        for address in [participant1, participant2] {
+                            participant
+                                .execute(params![
+                                    format!("{token_network:#x}"),
+                                    format!("{address:#x}"),
+                                    record.block
+                                ])
+                                .map_err(|e| self.sql(e))?;
+                        }
+                    }
                 }
             }
             transaction
@@ -513,6 +595,36 @@ impl Store {
                     .map_err(|e| self.sql(e))?;
             }
             transaction.commit().map_err(|e| self.sql(e))
+        })?;
+        let appends = self
+            .appends
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.durable && appends % APPENDS_PER_COMPACTION == APPENDS_PER_COMPACTION - 1 {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the events of channels settled at or before the oldest checkpoint: no
+    /// reorganisation the node can follow reaches back there (a deeper one rebuilds from
+    /// the chain), the view drops settled channels anyway, and the participants those
+    /// events taught stay in their table. Keeps the log as long as the open channels and
+    /// recent history, not as long as the network's whole past.
+    pub fn compact(&self) -> Result<usize, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM events
+                 WHERE channel_id IS NOT NULL
+                   AND block <= (SELECT MIN(block) FROM checkpoints)
+                   AND EXISTS (
+                       SELECT 1 FROM events AS settled
+                       WHERE settled.settles = 1
+                         AND settled.token_network = events.token_network
+                         AND settled.channel_id = events.channel_id
+                         AND settled.block <= (SELECT MIN(block) FROM checkpoints))",
+                [],
+            )
+            .map_err(|e| self.sql(e))
         })
     }
 
@@ -546,13 +658,17 @@ impl Store {
                         .execute("DELETE FROM checkpoints WHERE block > ?1", [block])
                         .map_err(|e| self.sql(e))?;
                     transaction
+                        .execute("DELETE FROM participants WHERE block > ?1", [block])
+                        .map_err(|e| self.sql(e))?;
+                    transaction
                         .execute("UPDATE cursor SET block = ?1 WHERE id = 0", [block])
                         .map_err(|e| self.sql(e))?;
                 }
                 None => {
                     transaction
                         .execute_batch(
-                            "DELETE FROM events; DELETE FROM checkpoints; DELETE FROM cursor;",
+                            "DELETE FROM events; DELETE FROM checkpoints; DELETE FROM cursor;
+                             DELETE FROM participants;",
                         )
                         .map_err(|e| self.sql(e))?;
                 }
@@ -688,6 +804,33 @@ impl Store {
     }
 }
 
+/// The channel an event is about, if it is about one.
+fn channel_of(event: &ChainEvent) -> Option<(Address, ChannelId)> {
+    match *event {
+        ChainEvent::ChannelOpened {
+            token_network,
+            channel_id,
+            ..
+        }
+        | ChainEvent::ChannelNewDeposit {
+            token_network,
+            channel_id,
+            ..
+        }
+        | ChainEvent::ChannelClosed {
+            token_network,
+            channel_id,
+            ..
+        }
+        | ChainEvent::ChannelSettled {
+            token_network,
+            channel_id,
+            ..
+        } => Some((token_network, channel_id)),
+        ChainEvent::TokenNetworkCreated { .. } => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -768,6 +911,92 @@ mod tests {
         );
     }
 
+    fn settled(block: u64, id: u64) -> EventRecord {
+        EventRecord {
+            block,
+            timestamp: 1000 + block,
+            event: ChainEvent::ChannelSettled {
+                token_network: address(1),
+                channel_id: ChannelId(id),
+                participant1: (address(2), TokenAmount(U256::from(5u64))),
+                participant2: (address(3), TokenAmount(U256::ZERO)),
+            },
+        }
+    }
+
+    fn opened_between(block: u64, id: u64, a: u8, b: u8) -> EventRecord {
+        EventRecord {
+            block,
+            timestamp: 1000 + block,
+            event: ChainEvent::ChannelOpened {
+                token_network: address(1),
+                channel_id: ChannelId(id),
+                participant1: address(a),
+                participant2: address(b),
+            },
+        }
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_and_compacts_its_settled_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let connection = Connection::open(dir.path().join(STATE_FILE_NAME)).unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            connection.pragma_update(None, "user_version", 1).unwrap();
+            for record in [opened(3, 1), settled(5, 1), opened_between(6, 2, 4, 5)] {
+                connection
+                    .execute(
+                        "INSERT INTO events (block, record) VALUES (?1, ?2)",
+                        params![record.block, serde_json::to_string(&record).unwrap()],
+                    )
+                    .unwrap();
+            }
+            connection
+                .execute(
+                    "INSERT INTO checkpoints (block, hash) VALUES (8, ?1)",
+                    [B256::repeat_byte(8).to_string()],
+                )
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.compact().unwrap(), 2, "channel 1's open and settle");
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.events, vec![opened_between(6, 2, 4, 5)]);
+        let mut participants: Vec<Address> = loaded.participants.iter().map(|p| p.1).collect();
+        participants.sort();
+        assert_eq!(
+            participants,
+            vec![address(2), address(3), address(4), address(5)],
+            "channel 1's participants outlive its events"
+        );
+        assert!(loaded.participants.iter().all(|p| p.0 == address(1)));
+    }
+
+    #[test]
+    fn compaction_keeps_what_a_reorganisation_could_still_take_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .append_events(&[opened(3, 1)], 3, Some(B256::repeat_byte(3)))
+            .unwrap();
+        store
+            .append_events(&[settled(5, 1)], 5, Some(B256::repeat_byte(5)))
+            .unwrap();
+        assert_eq!(
+            store.compact().unwrap(),
+            0,
+            "settled after the oldest checkpoint"
+        );
+        assert_eq!(store.load().unwrap().events.len(), 2);
+        store.rewind_to(Some(4)).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.events, vec![opened(3, 1)]);
+        assert_eq!(loaded.participants.len(), 2);
+        store.rewind_to(Some(2)).unwrap();
+        assert!(store.load().unwrap().participants.is_empty());
+    }
+
     #[test]
     fn in_memory_the_store_keeps_no_history() {
         let store = Store::in_memory().unwrap();
@@ -816,9 +1045,9 @@ mod tests {
         let error = Store::open(dir.path()).unwrap_err();
         assert!(matches!(error, StoreError::NewerSchema { .. }));
         assert!(
-            error
-                .to_string()
-                .contains("newer than the 1 this tokennet knows"),
+            error.to_string().contains(&format!(
+                "newer than the {SCHEMA_VERSION} this tokennet knows"
+            )),
             "{error}"
         );
     }

@@ -168,11 +168,23 @@ impl View {
         }
     }
 
-    /// A view rebuilt from stored events and connection managers (a restart).
-    pub fn restore(us: Address, events: &[EventRecord], connections: &[StoredConnection]) -> Self {
+    /// A view rebuilt from stored events, participants and connection managers (a
+    /// restart). The participants include those whose channels' events were compacted
+    /// away.
+    pub fn restore(
+        us: Address,
+        events: &[EventRecord],
+        participants: &[(Address, Address)],
+        connections: &[StoredConnection],
+    ) -> Self {
         let mut view = View::new(us);
         for record in events {
             view.apply(record);
+        }
+        for (token_network, participant) in participants {
+            if let Some(network) = view.networks.get_mut(token_network) {
+                network.participants.insert(*participant);
+            }
         }
         for stored in connections {
             if let Some(network) = view.networks.get_mut(&stored.token_network) {
@@ -187,13 +199,15 @@ impl View {
         view
     }
 
-    /// The view `events` give, with this view's connection managers carried over: what
-    /// a reorganisation leaves once the events of the abandoned blocks are forgotten.
-    pub fn rebuilt_from(&self, events: &[EventRecord]) -> View {
-        let mut view = View::new(self.us);
-        for record in events {
-            view.apply(record);
-        }
+    /// The view `events` and `participants` give, with this view's connection managers
+    /// carried over: what a reorganisation leaves once the events of the abandoned blocks
+    /// are forgotten.
+    pub fn rebuilt_from(
+        &self,
+        events: &[EventRecord],
+        participants: &[(Address, Address)],
+    ) -> View {
+        let mut view = View::restore(self.us, events, participants, &[]);
         for (address, old) in &self.networks {
             if let Some(network) = view.networks.get_mut(address) {
                 network.manager = old.manager;
