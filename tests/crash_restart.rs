@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use tokennet::chain::ethereum::contracts::{
     ITokenNetwork::ITokenNetworkCalls, IERC20::IERC20Calls,
 };
-use tokennet::chain::{Chain, Transaction};
+use tokennet::chain::Chain;
 use tokennet::types::{checksummed, Address, B256, U256};
 
 /// Seconds between blocks.
@@ -372,14 +372,7 @@ impl World {
 
 /// Opens a channel from dev account `from` to `to` without deposit, and waits for it.
 async fn open_channel(net: &AnvilNet, from: usize, to: Address) {
-    let chain = net.chain(from).await;
-    let pending = chain
-        .submit(Transaction::OpenChannel {
-            token_network: net.token_network,
-            partner: to,
-        })
-        .await
-        .unwrap();
+    let (chain, pending) = net.send_open(from, to).await;
     chain.confirm(&pending).await.unwrap();
 }
 

@@ -12,7 +12,7 @@ use alloy::providers::{Provider, RootProvider};
 use common::anvil::AnvilNet;
 use serde_json::{json, Value};
 use tokennet::chain::ethereum::{EthChain, EthConfig};
-use tokennet::chain::{Chain, Transaction};
+use tokennet::chain::Chain;
 use tokennet::node::Node;
 use tokennet::types::Address;
 
@@ -73,14 +73,7 @@ async fn node_with_state(
 
 /// Sends an open from dev account `from` to `to` and mines it; returns once it is mined.
 async fn open_channel(net: &AnvilNet, provider: &RootProvider, from: usize, to: Address) {
-    let chain = net.chain(from).await;
-    let pending = chain
-        .submit(Transaction::OpenChannel {
-            token_network: net.token_network,
-            partner: to,
-        })
-        .await
-        .unwrap();
+    let (chain, pending) = net.send_open(from, to).await;
     mine(provider, 1).await;
     chain.confirm(&pending).await.unwrap();
 }

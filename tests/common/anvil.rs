@@ -128,6 +128,24 @@ impl AnvilNet {
             .expect("the transfer's receipt");
     }
 
+    /// Sends an open (no deposit) from dev account `from` to `to`; returns the sender's
+    /// chain and the transaction, for the caller to confirm once it is mined.
+    pub async fn send_open(
+        &self,
+        from: usize,
+        to: Address,
+    ) -> (EthChain, tokennet::chain::PendingTx) {
+        let chain = self.chain(from).await;
+        let pending = chain
+            .submit(tokennet::chain::Transaction::OpenChannel {
+                token_network: self.token_network,
+                partner: to,
+            })
+            .await
+            .expect("sending the open");
+        (chain, pending)
+    }
+
     /// Token balance of `owner`, on chain.
     pub async fn balance(&self, chain: &EthChain, owner: Address) -> U256 {
         chain
@@ -238,14 +256,7 @@ impl super::scenarios::ScenarioNet for AnvilScenario {
     }
 
     async fn open_channel(&mut self, a: Address, b: Address) {
-        let chain = self.net.chain(self.index_of(a)).await;
-        let pending = chain
-            .submit(tokennet::chain::Transaction::OpenChannel {
-                token_network: self.net.token_network,
-                partner: b,
-            })
-            .await
-            .expect("sending the open");
+        let (chain, pending) = self.net.send_open(self.index_of(a), b).await;
         chain.confirm(&pending).await.expect("the open mined");
     }
 
