@@ -1,5 +1,6 @@
 //! Loading the node's key: a private-key file (development chains) or a JSON keystore
-//! with its password file. Keys and passwords are never logged.
+//! with its password file. Keys and passwords are never logged; a file that group or
+//! others can read is used with a warning ([`crate::secret_file::warn_if_exposed`]).
 
 use std::path::Path;
 
@@ -40,16 +41,19 @@ pub enum KeyError {
     },
 }
 
-fn read(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|e| KeyError::Unreadable {
+/// The content of the secret file `path` (`what` names it in the warning).
+fn read(path: &Path, what: &str) -> Result<String, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| KeyError::Unreadable {
         path: path.display().to_string(),
         message: e.to_string(),
-    })
+    })?;
+    crate::secret_file::warn_if_exposed(path, what);
+    Ok(text)
 }
 
 /// A signer from a file holding a hex private key (with or without `0x`).
 pub fn from_private_key_file(path: &Path) -> Result<PrivateKeySigner, KeyError> {
-    read(path)?
+    read(path, "private key file")?
         .trim()
         .parse::<PrivateKeySigner>()
         .map_err(|_| KeyError::NotAKey {
@@ -58,6 +62,7 @@ pub fn from_private_key_file(path: &Path) -> Result<PrivateKeySigner, KeyError> 
 }
 
 fn decrypt(path: &Path, password: &str) -> Result<PrivateKeySigner, KeyError> {
+    crate::secret_file::warn_if_exposed(path, "keystore file");
     PrivateKeySigner::decrypt_keystore(path, password.trim_end_matches(['\n', '\r'])).map_err(|e| {
         KeyError::Decrypt {
             path: path.display().to_string(),
@@ -74,7 +79,7 @@ pub fn from_keystore(
     password_file: &Path,
 ) -> Result<PrivateKeySigner, KeyError> {
     let wanted = address.trim_start_matches("0x").to_lowercase();
-    let password = read(password_file)?;
+    let password = read(password_file, "password file")?;
     let entries = std::fs::read_dir(dir).map_err(|e| KeyError::Unreadable {
         path: dir.display().to_string(),
         message: e.to_string(),

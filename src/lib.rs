@@ -42,4 +42,6 @@ pub mod connection;
 pub mod embedded;
 pub mod keys;
 pub mod node;
+pub mod redact;
+pub mod secret_file;
 pub mod types;

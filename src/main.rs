@@ -7,6 +7,7 @@ use clap::Parser;
 use tokennet::chain::ethereum::{self, Deployment, EthChain, EthConfig};
 use tokennet::cli::{Cli, DeployArgs, NodeArgs, Run};
 use tokennet::embedded::{self, EmbeddedConfig};
+use tokennet::redact::redact_url;
 use tokennet::types::checksummed;
 
 #[tokio::main]
@@ -101,8 +102,10 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
         ),
     };
     let endpoint = args.eth_rpc_endpoint.clone().unwrap_or_default();
+    // What messages show: the endpoint without its credentials.
+    let shown = redact_url(&endpoint);
     let config = EthConfig {
-        rpc_url: endpoint.clone(),
+        rpc_url: endpoint,
         registry,
         start_block,
         confirmation_blocks: args
@@ -112,7 +115,7 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
     };
     let chain = EthChain::connect(config, signer)
         .await
-        .with_context(|| format!("cannot reach {endpoint}"))?;
+        .with_context(|| format!("cannot reach {shown}"))?;
     let datadir = args.datadir.clone().unwrap_or_else(default_datadir);
     let node = tokennet::node::Node::builder(chain)
         .tx_timeout(args.tx_timeout)
@@ -122,7 +125,7 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the state in {}", datadir.display()))?;
     println!(
-        "tokennet node on {endpoint}\n\n  our address    {}\n  registry       {}\n  state          {}\n  REST API       http://{}/api/v1\n",
+        "tokennet node on {shown}\n\n  our address    {}\n  registry       {}\n  state          {}\n  REST API       http://{}/api/v1\n",
         checksummed(&node.address()),
         checksummed(&registry),
         node.store().path(),
@@ -160,7 +163,7 @@ async fn run_deploy(args: DeployArgs) -> anyhow::Result<()> {
     };
     let deployment = ethereum::deploy(&args.eth_rpc_endpoint, signer, &options)
         .await
-        .with_context(|| format!("deploying through {}", args.eth_rpc_endpoint))?;
+        .with_context(|| format!("deploying through {}", redact_url(&args.eth_rpc_endpoint)))?;
     let json = serde_json::to_string_pretty(&deployment)?;
     std::fs::write(&args.out, json + "\n")
         .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -13,6 +13,10 @@ use warp::http::HeaderValue;
 
 use super::error::ApiError;
 
+/// The shortest API token `--api-token-file` takes, in bytes: a shorter one can be found
+/// by trying (16 random hex digits are 64 bits already).
+pub const MIN_TOKEN_FILE_BYTES: usize = 16;
+
 /// The API's token. Its `Debug` form never shows it, and only its digest is kept.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken {
@@ -37,17 +41,33 @@ impl ApiToken {
         })
     }
 
-    /// The token held in `path` (its content, trimmed). The messages say what is wrong
-    /// with the file; clap puts the flag's name in front.
+    /// The token held in `path` (its content, trimmed), at least
+    /// [`MIN_TOKEN_FILE_BYTES`] long; a warning if group or others can read the file. The
+    /// messages say what is wrong with the file and name `--api-token-file` (clap adds
+    /// the flag too, when it parses it).
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the API token file {}: {e}", path.display()))?;
-        Self::new(&text).map_err(|_| {
+        let text = std::fs::read_to_string(path).map_err(|e| {
             format!(
-                "the API token file {} is empty; put a secret token in it",
+                "cannot read the API token file {} (--api-token-file): {e}",
                 path.display()
             )
-        })
+        })?;
+        let token = Self::new(&text).map_err(|_| {
+            format!(
+                "the API token file {} (--api-token-file) is empty; put a secret token in it",
+                path.display()
+            )
+        })?;
+        let length = text.trim().len();
+        if length < MIN_TOKEN_FILE_BYTES {
+            return Err(format!(
+                "the API token in {} (--api-token-file) is {length} bytes, too short to stay secret; use at least {MIN_TOKEN_FILE_BYTES}, e.g. `openssl rand -hex 32 > {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+        crate::secret_file::warn_if_exposed(path, "API token file");
+        Ok(token)
     }
 
     /// `--api-token-file FILE`, for clap.
@@ -129,11 +149,20 @@ mod tests {
         );
         let error = ApiToken::from_file(&dir.join("absent")).unwrap_err();
         assert!(error.contains("cannot read"), "{error}");
+        let short = dir.join("short");
+        std::fs::write(&short, "x\n").unwrap();
+        let error = ApiToken::from_file(&short).unwrap_err();
+        assert!(
+            error.contains("1 bytes")
+                && error.contains("--api-token-file")
+                && error.contains(&short.display().to_string()),
+            "{error}"
+        );
         let good = dir.join("good");
-        std::fs::write(&good, "tok\n").unwrap();
+        std::fs::write(&good, "0123456789abcdef\n").unwrap();
         assert_eq!(
             ApiToken::from_file(&good).unwrap(),
-            ApiToken::new("tok").unwrap()
+            ApiToken::new("0123456789abcdef").unwrap()
         );
         assert_eq!(
             format!("{:?}", ApiToken::new("tok").unwrap()),

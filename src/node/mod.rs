@@ -6,6 +6,7 @@
 //! waits for the one in progress there, while other token networks and every read go on
 //! at once.
 
+pub mod datadir;
 mod error;
 mod executor;
 mod follower;

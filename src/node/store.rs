@@ -14,7 +14,7 @@
 //! `user_version`) and migrated forward on open; a database written by a newer binary is
 //! refused rather than misread.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -120,14 +120,9 @@ pub enum StoreError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
-    /// The directory cannot be created.
-    #[error("cannot create the data directory {path}: {source}")]
-    Directory {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The data directory cannot be created or locked, or is another node's.
+    #[error(transparent)]
+    Datadir(#[from] super::datadir::DatadirError),
     /// A newer tokennet wrote this database.
     #[error("{path} has schema version {found}, newer than the {known} this tokennet knows; run the newer tokennet, or start with another --datadir")]
     NewerSchema {
@@ -139,7 +134,11 @@ pub enum StoreError {
         known: u32,
     },
     /// The database belongs to another account or chain.
-    #[error("{path} holds the state of {what} {stored}, not {ours}; start with another --datadir")]
+    #[error(
+        "{path} holds the state of {}, not {}; start with another --datadir",
+        named(what, stored),
+        named(what, ours)
+    )]
     Mismatch {
         /// The database file.
         path: String,
@@ -163,6 +162,16 @@ pub enum StoreError {
     /// The store was closed by a shutdown.
     #[error("the state database is closed (the node is shutting down)")]
     Closed,
+}
+
+/// `value` named as `what` in a message: "account 0x…"; a chain identity names itself
+/// ("chain 1 genesis …", "simulated chain, seed …"), so it is not prefixed again.
+fn named(what: &str, value: &str) -> String {
+    if value.starts_with(what) || value.contains(&format!(" {what}")) {
+        value.to_string()
+    } else {
+        format!("{what} {value}")
+    }
 }
 
 /// Where a connection manager is in its life, as stored.
@@ -259,22 +268,30 @@ pub struct Store {
     appends: std::sync::atomic::AtomicU64,
     /// `None` once closed.
     connection: Mutex<Option<Connection>>,
+    /// The locked data directory of a database on disk, held until the store is closed.
+    datadir: Mutex<Option<super::datadir::Datadir>>,
 }
 
 impl Store {
     /// Opens (creating it if needed) the state database in `datadir`, and migrates it.
+    /// The directory is created private and locked for this store's life; the database
+    /// and its WAL files are private (see [`super::datadir`]).
     pub fn open(datadir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(datadir).map_err(|source| StoreError::Directory {
-            path: datadir.to_path_buf(),
-            source,
-        })?;
-        let file = datadir.join(STATE_FILE_NAME);
+        let dir = super::datadir::Datadir::acquire(datadir)?;
+        // SQLite gives the -wal and -shm files it creates the mode of the database file;
+        // those left by an earlier run are set here.
+        let file = dir.private_file(STATE_FILE_NAME)?;
+        for suffix in ["-wal", "-shm"] {
+            dir.tighten_if_present(&format!("{STATE_FILE_NAME}{suffix}"))?;
+        }
         let path = file.display().to_string();
         let connection = Connection::open(&file).map_err(|source| StoreError::Sqlite {
             path: path.clone(),
             source,
         })?;
-        Self::prepare(path, connection, true)
+        let store = Self::prepare(path, connection, true)?;
+        *store.datadir.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
+        Ok(store)
     }
 
     /// A database in memory: state that lives as long as the process, for nodes whose
@@ -335,6 +352,7 @@ impl Store {
             durable: on_disk,
             appends: std::sync::atomic::AtomicU64::new(0),
             connection: Mutex::new(Some(connection)),
+            datadir: Mutex::new(None),
         })
     }
 
@@ -800,6 +818,13 @@ impl Store {
             }
             connection.close().map_err(|(_, e)| self.sql(e))?;
         }
+        // The database is closed: another node may take the data directory now.
+        drop(
+            self.datadir
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
         Ok(())
     }
 }

@@ -62,8 +62,10 @@ fn bytecode(artifact: &str) -> Result<Vec<u8>, ChainError> {
         .map_err(|e| ChainError::Rpc(format!("contract artifact bytecode: {e}")))
 }
 
+/// A transport or RPC error as a chain error, without the credentials of the URL that
+/// reqwest's messages name.
 fn rpc<E: std::fmt::Display>(error: E) -> ChainError {
-    ChainError::Rpc(error.to_string())
+    ChainError::Rpc(crate::redact::redact_urls_in(&error.to_string()))
 }
 
 /// Deploys the contracts with `signer` through `rpc_url`.
@@ -73,8 +75,14 @@ pub async fn deploy(
     options: &DeployOptions,
 ) -> Result<Deployment, ChainError> {
     let url = rpc_url
-        .parse()
-        .map_err(|e| ChainError::Rpc(format!("invalid RPC URL {rpc_url}: {e}")))?;
+        .parse::<alloy::transports::http::reqwest::Url>()
+        .map_err(|e| {
+            ChainError::Rpc(format!(
+                "invalid RPC URL {}: {}",
+                crate::redact::redact_url(rpc_url),
+                crate::redact::redact_urls_in(&e.to_string())
+            ))
+        })?;
     let deployer = signer.address();
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))

@@ -79,8 +79,10 @@ struct Inner {
     networks: Mutex<Vec<Address>>,
 }
 
+/// A transport or RPC error as a chain error, without the credentials of the URL that
+/// reqwest's messages name.
 fn rpc<E: std::fmt::Display>(error: E) -> ChainError {
-    ChainError::Rpc(error.to_string())
+    ChainError::Rpc(crate::redact::redact_urls_in(&error.to_string()))
 }
 
 impl EthChain {
@@ -88,8 +90,14 @@ impl EthChain {
     pub async fn connect(config: EthConfig, signer: PrivateKeySigner) -> Result<Self, ChainError> {
         let url = config
             .rpc_url
-            .parse()
-            .map_err(|e| ChainError::Rpc(format!("invalid RPC URL {}: {e}", config.rpc_url)))?;
+            .parse::<alloy::transports::http::reqwest::Url>()
+            .map_err(|e| {
+                ChainError::Rpc(format!(
+                    "invalid RPC URL {}: {}",
+                    crate::redact::redact_url(&config.rpc_url),
+                    crate::redact::redact_urls_in(&e.to_string())
+                ))
+            })?;
         let provider = RootProvider::new_http(url);
         let chain_id = provider.get_chain_id().await.map_err(rpc)?;
         let wallet = EthereumWallet::from(signer.clone());
@@ -342,7 +350,7 @@ impl EthChain {
             .await
         {
             Ok(_) => "reverted (the replay did not)".into(),
-            Err(error) => error.to_string(),
+            Err(error) => crate::redact::redact_urls_in(&error.to_string()),
         }
     }
 }
@@ -599,7 +607,7 @@ impl Chain for EthChain {
                 // Ask the chain again next time: the nonce may or may not have been used.
                 *nonce_slot = None;
                 drop(nonce_slot);
-                let message = error.to_string();
+                let message = crate::redact::redact_urls_in(&error.to_string());
                 if message.contains("insufficient funds") {
                     let available = self
                         .eth_balance(self.our_address())
