@@ -112,6 +112,11 @@ impl NodeProcess {
         }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:<port>` of its REST API.
     pub fn base(&self) -> &str {
         &self.base
