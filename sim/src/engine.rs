@@ -495,7 +495,7 @@ impl<'s> Engine<'s> {
             }
             self.handle(next.event);
             processed += 1;
-            if processed % 65_536 == 0 {
+            if processed.is_multiple_of(65_536) {
                 let done = if total > 0.0 {
                     self.now as f64 / total
                 } else {

@@ -503,7 +503,7 @@ mod tests {
     #[test]
     fn uniform_equals_participants_sample_and_the_node_sampler() {
         let p = participants(1000);
-        let excluded = |a: &Address| index(a) % 3 == 0;
+        let excluded = |a: &Address| index(a).is_multiple_of(3);
         let mut ours = ChaCha8Rng::seed_from_u64(5);
         let mut theirs = ChaCha8Rng::seed_from_u64(5);
         let mut node = ChaCha8Rng::seed_from_u64(5);
@@ -711,7 +711,7 @@ mod tests {
             populate(strategy.as_mut(), n, &mut rng);
             for round in 0..200u64 {
                 let modulus = round % 7 + 2;
-                let excluded = |a: &Address| (index(a) as u64) % modulus == 0;
+                let excluded = |a: &Address| (index(a) as u64).is_multiple_of(modulus);
                 let eligible = (0..n).filter(|i| i % modulus != 0).count();
                 let wanted = (round % 45) as usize;
                 let chosen = strategy.choose(&p, wanted, &mut rng, &excluded);
