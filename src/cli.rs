@@ -105,8 +105,8 @@ pub struct NodeArgs {
     #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_API_ADDRESS)]
     pub api_address: SocketAddr,
 
-    /// A file holding the API's secret token: every request must then carry
-    /// `Authorization: Bearer <token>` (the file's content, trimmed), else 401.
+    /// A file holding the API's secret token, at least 16 bytes: every request must then
+    /// carry `Authorization: Bearer <token>` (the file's content, trimmed), else 401.
     #[arg(long = "api-token-file", value_name = "FILE", value_parser = ApiToken::parse_file_flag)]
     pub api_token: Option<ApiToken>,
 

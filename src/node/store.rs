@@ -274,8 +274,9 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating it if needed) the state database in `datadir`, and migrates it.
-    /// The directory is created private and locked for this store's life; the database
-    /// and its WAL files are private (see [`super::datadir`]).
+    /// The directory is created private and locked until the store is closed or dropped
+    /// (a second node on it is refused); the database and its WAL files are private (see
+    /// [`super::datadir`]).
     pub fn open(datadir: &Path) -> Result<Self, StoreError> {
         let dir = super::datadir::Datadir::acquire(datadir)?;
         // SQLite gives the -wal and -shm files it creates the mode of the database file;
