@@ -5,9 +5,14 @@ use crate::chain::ChainError;
 use crate::types::{Address, U256};
 
 impl NodeError {
-    /// A state database failure, as a node error.
+    /// A state database failure, as a node error. A database closed by a shutdown is
+    /// no failure of the request: it is [`NodeError::ShuttingDown`] (503), not a
+    /// database error (500).
     pub fn store(error: super::store::StoreError) -> Self {
-        NodeError::Store(error.to_string())
+        match error {
+            super::store::StoreError::Closed => NodeError::ShuttingDown,
+            error => NodeError::Store(error.to_string()),
+        }
     }
 }
 
