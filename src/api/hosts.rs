@@ -139,10 +139,7 @@ pub enum RequestHost {
 impl RequestHost {
     /// The host of a request, from what [`warp::host::optional`] made of it (`Err` when
     /// it refused the request's host) and the raw `Host` header.
-    pub fn of(
-        authority: Result<Option<warp::host::Authority>, ()>,
-        headers: &HeaderMap,
-    ) -> Self {
+    pub fn of(authority: Result<Option<warp::host::Authority>, ()>, headers: &HeaderMap) -> Self {
         match authority {
             Ok(Some(authority)) => Self::Named(authority.as_str().to_owned()),
             Ok(None) => Self::Absent,

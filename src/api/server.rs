@@ -123,7 +123,9 @@ struct Slots {
 impl Slots {
     fn lock(slots: &Mutex<Slots>) -> std::sync::MutexGuard<'_, Slots> {
         // Plain map updates that do not panic: the data stay consistent.
-        slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Connections that have not sent a request, which may be closed to make room.
@@ -302,9 +304,17 @@ mod tests {
         assert!(slots.has_room(3), "two idle ones can make room");
         slots.make_room(3);
         assert_eq!(slots.open.keys().copied().collect::<Vec<_>>(), [0, 2]);
-        assert!(evicted[1].try_recv().is_ok(), "the oldest idle one is closed");
+        assert!(
+            evicted[1].try_recv().is_ok(),
+            "the oldest idle one is closed"
+        );
         assert!(evicted[0].try_recv().is_err(), "one with a request stays");
-        slots.open.get(&2).unwrap().requested.store(true, Ordering::SeqCst);
+        slots
+            .open
+            .get(&2)
+            .unwrap()
+            .requested
+            .store(true, Ordering::SeqCst);
         assert!(!slots.has_room(2), "all busy: the next waits");
     }
 }

@@ -597,7 +597,10 @@ impl<C: Chain> Node<C> {
 
     fn ensure_ready(&self) -> Result<(), NodeError> {
         if self.is_shutting_down()
-            || self.inner.draining.load(std::sync::atomic::Ordering::SeqCst)
+            || self
+                .inner
+                .draining
+                .load(std::sync::atomic::Ordering::SeqCst)
         {
             return Err(NodeError::ShuttingDown);
         }
