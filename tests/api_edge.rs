@@ -309,6 +309,23 @@ async fn idle_sockets_beyond_the_descriptor_limit_do_not_starve_requests_or_the_
         .expect("the join answers within 120 s")
         .expect("the join gets an answer");
     assert_eq!(joined.0, 204, "the join: {}", joined.1);
+    // The cap held: the node closed all but at most `cap` of the idle sockets (long
+    // before the header read timeout would have).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let closed = idle
+        .iter()
+        .filter(|socket| {
+            let mut byte = [0u8; 1];
+            // Open and silent: WouldBlock; closed by the node: end of stream or reset.
+            !matches!(socket.try_read(&mut byte), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    let floor = idle.len() - usize::try_from(cap).expect("a small cap");
+    assert!(
+        closed >= floor,
+        "only {closed} of {} idle sockets closed by the node; expected at least {floor}",
+        idle.len()
+    );
     drop(idle);
 
     let output = node.output();
@@ -382,4 +399,31 @@ async fn a_join_in_flight_at_sigterm_finishes_within_a_long_grace_period() {
     let ((status, body), output) =
         join_then_sigterm("long grace", &["--shutdown-grace", "60s"]).await;
     assert_eq!(status, 204, "{body}\n{output}");
+}
+
+#[test]
+fn bad_host_lists_and_caps_name_their_flag() {
+    use clap::Parser;
+    use tokennet::cli::Cli;
+    for (flag, bad) in [
+        ("--api-hosts", "http://node.example"),
+        ("--api-hosts", "node.example:5001"),
+        ("--api-hosts", ""),
+        ("--api-max-connections", "0"),
+        ("--api-max-connections", "many"),
+        ("--shutdown-grace", "soon"),
+    ] {
+        let error = Cli::try_parse_from(["tokennet", flag, bad]).expect_err(bad);
+        assert!(error.to_string().contains(flag), "{flag} {bad}: {error}");
+    }
+    let parsed = Cli::try_parse_from(["tokennet", "--api-address", "10.0.0.5:5001"])
+        .expect("the defaults parse");
+    let config = parsed.node.api_config();
+    assert!(config.hosts.allows("10.0.0.5:5001"));
+    assert!(config.hosts.allows("localhost:5001"));
+    assert!(!config.hosts.allows("evil.example"));
+    assert_eq!(
+        config.max_connections,
+        tokennet::api::DEFAULT_MAX_CONNECTIONS
+    );
 }

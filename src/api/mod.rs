@@ -594,6 +594,29 @@ mod tests {
     }
 
     #[test]
+    fn open_policies_are_warned_about() {
+        let config = ApiConfig::default();
+        let loopback: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        let exposed: SocketAddr = "0.0.0.0:5001".parse().unwrap();
+        assert!(open_policy_warnings(exposed, &config).is_empty());
+        let any_origin = ApiConfig {
+            cors: CorsPolicy::parse("*").unwrap(),
+            ..ApiConfig::default()
+        };
+        let warnings = open_policy_warnings(loopback, &any_origin);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("--rpccorsdomain '*'"), "{warnings:?}");
+        let any_host = ApiConfig {
+            hosts: HostPolicy::parse("*").unwrap(),
+            ..ApiConfig::default()
+        };
+        assert!(open_policy_warnings(loopback, &any_host).is_empty());
+        let warnings = open_policy_warnings(exposed, &any_host);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("DNS rebinding"), "{warnings:?}");
+    }
+
+    #[test]
     fn the_routes_list_has_no_duplicates_and_the_document_is_json() {
         let mut seen = std::collections::HashSet::new();
         for route in ROUTES {

@@ -11,7 +11,8 @@
 //! them. Idle sockets must never spend the descriptors the node's work needs. At the cap,
 //! the connection accepted longest ago that has not sent a request yet is closed to make
 //! room for the next; when every open connection has sent one, new connections wait in
-//! the listen backlog until one ends. Why evict rather than only wait: idle sockets are
+//! the listen backlog until one ends. (At most one socket beyond the cap is open, while
+//! the one closed for it goes.) Why evict rather than only wait: idle sockets are
 //! free for an attacker and each holds its slot for the header read timeout, so with
 //! waiting alone a flood of them delays every real client by that long; a real client
 //! sends its request as soon as it has connected, so it is not the one evicted.
@@ -109,11 +110,20 @@ fn cap_in_use(configured: usize) -> usize {
 struct Slot {
     /// Set when the connection has sent its first request.
     requested: Arc<AtomicBool>,
-    /// Closes the connection.
-    evict: oneshot::Sender<()>,
+    /// Closes the connection; taken when it is being closed.
+    evict: Option<oneshot::Sender<()>>,
 }
 
-/// The open connections, by accept order (oldest first).
+impl Slot {
+    /// Whether it may be closed to make room: no request yet, not already closing.
+    fn evictable(&self) -> bool {
+        self.evict.is_some() && !self.requested.load(Ordering::SeqCst)
+    }
+}
+
+/// The connections whose sockets are open, by accept order (oldest first). A slot
+/// leaves only when its connection's task has dropped the socket, so that the count is
+/// the count of descriptors in use.
 #[derive(Default)]
 struct Slots {
     next_id: u64,
@@ -128,31 +138,22 @@ impl Slots {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Connections that have not sent a request, which may be closed to make room.
-    fn idle(&self) -> usize {
-        self.open
-            .values()
-            .filter(|slot| !slot.requested.load(Ordering::SeqCst))
-            .count()
-    }
-
-    /// Whether one more connection fits under `cap`, after closing idle ones.
+    /// Whether to accept one more connection: below `cap`, or at it with an idle one to
+    /// close for it. At most `cap + 1` sockets are ever open; the accept loop waits for
+    /// the closed one to be gone before it accepts again.
     fn has_room(&self, cap: usize) -> bool {
         let open = self.open.len();
-        open < cap || self.idle() > open - cap
+        open < cap || (open == cap && self.open.values().any(Slot::evictable))
     }
 
-    /// Closes the oldest idle connections until `cap - 1` are open (room for one more).
+    /// Above `cap`: closes the connection accepted longest ago that has sent no request.
     fn make_room(&mut self, cap: usize) {
-        while self.open.len() >= cap {
-            let oldest_idle = self
-                .open
-                .iter()
-                .find(|(_, slot)| !slot.requested.load(Ordering::SeqCst))
-                .map(|(id, _)| *id);
-            let Some(id) = oldest_idle else { return };
-            if let Some(slot) = self.open.remove(&id) {
-                let _ = slot.evict.send(());
+        if self.open.len() <= cap {
+            return;
+        }
+        if let Some(slot) = self.open.values_mut().find(|slot| slot.evictable()) {
+            if let Some(evict) = slot.evict.take() {
+                let _ = evict.send(());
             }
         }
     }
@@ -208,10 +209,10 @@ pub(crate) async fn run<F>(
                     let (evict, evicted) = oneshot::channel();
                     let guard = {
                         let mut open = Slots::lock(&slots);
-                        open.make_room(cap);
                         let id = open.next_id;
                         open.next_id += 1;
-                        open.open.insert(id, Slot { requested: Arc::clone(&requested), evict });
+                        open.open.insert(id, Slot { requested: Arc::clone(&requested), evict: Some(evict) });
+                        open.make_room(cap);
                         SlotGuard { slots: Arc::clone(&slots), id }
                     };
                     let warp_service = TowerToHyperService::new(warp::service(filter.clone()));
@@ -294,27 +295,46 @@ mod tests {
     fn at_the_cap_the_oldest_connection_without_a_request_makes_room() {
         let mut slots = Slots::default();
         let mut evicted = Vec::new();
-        for id in 0..3 {
+        for id in 0..4 {
             let (evict, seen) = oneshot::channel();
             let requested = Arc::new(AtomicBool::new(id == 0));
-            slots.open.insert(id, Slot { requested, evict });
+            slots.open.insert(
+                id,
+                Slot {
+                    requested,
+                    evict: Some(evict),
+                },
+            );
             evicted.push(seen);
         }
-        assert!(slots.has_room(4));
-        assert!(slots.has_room(3), "two idle ones can make room");
+        assert!(slots.has_room(5));
+        assert!(
+            slots.has_room(4),
+            "at the cap with idle ones: accept one more"
+        );
+        assert!(
+            !slots.has_room(3),
+            "above the cap: wait for the closed one to go"
+        );
         slots.make_room(3);
-        assert_eq!(slots.open.keys().copied().collect::<Vec<_>>(), [0, 2]);
         assert!(
             evicted[1].try_recv().is_ok(),
             "the oldest idle one is closed"
         );
         assert!(evicted[0].try_recv().is_err(), "one with a request stays");
+        assert!(evicted[2].try_recv().is_err(), "one is enough");
+        // Its socket counts until its task has dropped it.
+        assert_eq!(slots.open.len(), 4);
+        slots.make_room(3);
+        assert!(evicted[2].try_recv().is_ok(), "not the one already closing");
+        slots.open.remove(&1);
+        slots.open.remove(&2);
         slots
             .open
-            .get(&2)
+            .get(&3)
             .unwrap()
             .requested
             .store(true, Ordering::SeqCst);
-        assert!(!slots.has_room(2), "all busy: the next waits");
+        assert!(!slots.has_room(2), "all busy at the cap: the next waits");
     }
 }
