@@ -78,3 +78,17 @@ pub enum NodeError {
     #[error(transparent)]
     Chain(#[from] ChainError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_closed_by_a_shutdown_is_shutting_down_not_a_database_error() {
+        use super::super::store::StoreError;
+        assert_eq!(
+            NodeError::store(StoreError::Closed),
+            NodeError::ShuttingDown
+        );
+    }
+}
