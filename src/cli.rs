@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::api::auth::ApiToken;
 use crate::api::cors::{CorsPolicy, DEFAULT_CORS_DOMAINS};
+use crate::api::hosts::HostPolicy;
 use crate::api::ApiConfig;
 use crate::embedded::{DEFAULT_PEERS, DEFAULT_TOKENS, DEFAULT_TOKEN_BALANCE_UNITS};
 use crate::types::U256;
@@ -21,6 +22,8 @@ pub const DEFAULT_SIM_BLOCK_TIME: &str = "1s";
 pub const DEFAULT_SIM_TX_LATENCY: &str = "0s";
 /// Default `--sim-settle-timeout`.
 pub const DEFAULT_SIM_SETTLE_TIMEOUT: &str = "15s";
+/// Default `--shutdown-grace`.
+pub const DEFAULT_SHUTDOWN_GRACE: &str = "2s";
 /// Default `--sim-eth-balance`: 10 ETH.
 pub const DEFAULT_SIM_ETH_BALANCE: &str = "10000000000000000000";
 
@@ -82,6 +85,12 @@ impl NodeArgs {
         ApiConfig {
             token: self.api_token.clone(),
             cors: self.rpccorsdomain.clone(),
+            hosts: self
+                .api_hosts
+                .clone()
+                .unwrap_or_else(|| HostPolicy::default_for(self.api_address)),
+            max_connections: self.api_max_connections,
+            shutdown_grace: self.shutdown_grace,
             ..ApiConfig::default()
         }
     }
@@ -191,6 +200,23 @@ pub struct NodeArgs {
     /// Simulated chain: settle timeout of the demo token network (whole seconds).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_SIM_SETTLE_TIMEOUT, value_parser = positive_duration)]
     pub sim_settle_timeout: Duration,
+
+    /// Host names the API answers, comma-separated, against DNS rebinding: any other
+    /// `Host` gets 403. Default: localhost, 127.0.0.1, [::1] and the --api-address host;
+    /// `*` for any (requests without a Host header always pass).
+    #[arg(long, value_name = "LIST", value_parser = HostPolicy::parse)]
+    pub api_hosts: Option<HostPolicy>,
+
+    /// At most this many API connections at once (fewer if the descriptor limit,
+    /// `ulimit -n`, needs it); at the cap the oldest connection that has sent no request
+    /// is closed to make room, or new ones wait.
+    #[arg(long, value_name = "N", default_value_t = crate::api::DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one)]
+    pub api_max_connections: usize,
+
+    /// On SIGINT or SIGTERM, how long API requests in flight (joins, leaves) get to
+    /// finish; those still running after it are answered 503.
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_SHUTDOWN_GRACE, value_parser = duration)]
+    pub shutdown_grace: Duration,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {

@@ -35,18 +35,22 @@ async fn main() -> ExitCode {
 }
 
 /// Binds the API's listener first: a busy port is a message, not a panic, and nothing
-/// else has started yet.
-async fn bind_api(address: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+/// else has started yet. Warns about an exposed address and open policies.
+async fn bind_api(args: &NodeArgs) -> anyhow::Result<tokio::net::TcpListener> {
+    let address = args.api_address;
     tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| {
             format!("cannot listen on {address}; choose another address with --api-address")
         })
-        .inspect(|_| tokennet::api::warn_if_exposed(address))
+        .inspect(|_| {
+            tokennet::api::warn_if_exposed(address);
+            tokennet::api::warn_if_open(address, &args.api_config());
+        })
 }
 
 async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
-    let listener = bind_api(args.api_address).await?;
+    let listener = bind_api(&args).await?;
     let config = EmbeddedConfig {
         peers: args.sim_peers,
         tokens: args.sim_tokens,
@@ -66,13 +70,14 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     print_banner(&args, &network);
     let stop = stop_node_on_signal(network.node.clone());
     tokennet::api::serve_with(network.node.clone(), listener, args.api_config(), stop).await;
+    network.node.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// `tokennet node --eth-rpc-endpoint …`: the node on a real chain.
 async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
-    let listener = bind_api(args.api_address).await?;
+    let listener = bind_api(&args).await?;
     let signer = match (&args.private_key_file, &args.keystore_path) {
         (Some(file), _) => tokennet::keys::from_private_key_file(file)?,
         (None, Some(dir)) => tokennet::keys::from_keystore(
@@ -132,7 +137,8 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
         args.api_address
     );
     let stop = stop_node_on_signal(node.clone());
-    tokennet::api::serve_with(node, listener, args.api_config(), stop).await;
+    tokennet::api::serve_with(node.clone(), listener, args.api_config(), stop).await;
+    node.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -229,12 +235,14 @@ Join the {which} with 100 tokens, look, then leave:
     );
 }
 
-/// Waits for SIGINT or SIGTERM, then stops the node: no new join, leave or transaction
-/// starts, and no transaction submission is cut in half. The API stops after it, without
-/// waiting for long joins and leaves (the node resumes them after a restart).
+/// Waits for SIGINT or SIGTERM, then tells the node to start no new join or leave; the
+/// API then gives requests in flight the grace period and answers the rest 503. Only
+/// after that does the caller stop the node ([`tokennet::node::Node::shutdown`]: no
+/// transaction submission is cut in half, and the state database closes once no request
+/// needs it). The node resumes cut joins and leaves after a restart.
 async fn stop_node_on_signal<C: tokennet::chain::Chain>(node: tokennet::node::Node<C>) {
     shutdown_signal().await;
-    node.shutdown().await;
+    node.begin_shutdown();
 }
 
 async fn shutdown_signal() {

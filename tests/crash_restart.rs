@@ -557,3 +557,51 @@ async fn leave_killed_waiting_for_the_settle_timeout() {
 async fn leave_killed_with_a_settle_sent() {
     crash_a_leave_at("leave: settle sent, not confirmed").await;
 }
+
+/// A join stopped by SIGTERM (not killed): with no grace period the PUT answers 503 at
+/// once, the node exits cleanly, and after a restart the join completes exactly as an
+/// uninterrupted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_stopped_by_sigterm_resumes_after_a_restart() {
+    let world = World::start().await;
+    let mut args = world.args.clone();
+    args.extend(["--shutdown-grace".into(), "0s".into()]);
+    let mut first = NodeProcess::start("first run", &args, &[]).await;
+    let (base, path) = (first.base().to_string(), world.connection_path());
+    let request = tokio::spawn(async move { http(&base, "PUT", &path, Some(join_body())).await });
+    first
+        .wait_for_output("joining token network", Duration::from_secs(30))
+        .await;
+    first.terminate();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(30), request)
+        .await
+        .expect("the join answers within 30 s of SIGTERM")
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the join got no answer: {e}\n{}", first.output()));
+    assert_eq!(status, 503, "{body}\n{}", first.output());
+    assert!(
+        body["errors"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("shutting down"),
+        "{body}"
+    );
+    let exit = first
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("the node exits within 30 s of SIGTERM");
+    assert_eq!(exit.code(), Some(0), "{}", first.output());
+
+    let second = world.node("after the restart", None).await;
+    let partners = world
+        .wait_joined(&second, "join stopped by SIGTERM, after the restart")
+        .await;
+    let calls = world.check_chain("sigterm").await;
+    world.assert_join_calls(&calls, &partners, "sigterm");
+    assert_eq!(
+        world.our_balance().await,
+        U256::from(OUR_TOKENS - PER_PARTNER * TARGET as u64),
+        "our tokens less the three deposits"
+    );
+    drop((first, second));
+}

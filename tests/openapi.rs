@@ -596,6 +596,7 @@ async fn refusals_of_the_token_and_the_origin() -> Seen {
             (vec![], 401),
             (vec![("authorization", "Bearer wrong")], 401),
             (vec![("origin", "http://evil.example")], 403),
+            (vec![("host", "evil.example")], 403),
             (
                 vec![
                     ("origin", "http://evil.example"),

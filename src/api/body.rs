@@ -108,7 +108,8 @@ fn reject_unknown_fields(
     unknown.sort_unstable();
     match unknown.first() {
         Some(field) => Err(ApiError::InvalidInput(format!(
-            "Unknown field '{field}'; accepted fields are {}",
+            "Unknown field '{}'; accepted fields are {}",
+            super::error::clip(field),
             known.join(", ")
         ))),
         None => Ok(()),

@@ -33,9 +33,14 @@ pub enum ApiError {
     /// or a wrong one.
     #[error("{0}")]
     Unauthorized(String),
-    /// The request's `Origin` is not one that `--rpccorsdomain` allows.
+    /// The request's `Origin` is not one that `--rpccorsdomain` allows (the origin as
+    /// echoed, [`clip`]ped).
     #[error("Origin {0} is not allowed; allow it with --rpccorsdomain")]
     OriginNotAllowed(String),
+    /// The request's `Host` is not one that `--api-hosts` allows (DNS rebinding; the
+    /// host as echoed, [`clip`]ped).
+    #[error("Host {0} is not allowed; allow it with --api-hosts")]
+    HostNotAllowed(String),
     /// The client did not send the whole body in time.
     #[error("The request body was not received within {}", humantime::format_duration(*.0))]
     BodyTimeout(Duration),
@@ -59,7 +64,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::OriginNotAllowed(_) | ApiError::HostNotAllowed(_) => StatusCode::FORBIDDEN,
             // A client too slow to send its body: the request timed out (RFC 9110 §15.5.9).
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             // The client did nothing wrong; the node cannot answer now: try again.
@@ -98,7 +103,10 @@ impl Reply for ApiError {
         } else {
             tracing::debug!(error = %self, status = status.as_u16(), "request refused");
         }
-        let body = warp::reply::json(&serde_json::json!({ "errors": self.to_string() }));
+        // The variants clip what they echo of the request; this bounds the rest, so that
+        // no error answer grows with what a client sends.
+        let message = clip_to(&self.to_string(), MAX_MESSAGE_CHARS);
+        let body = warp::reply::json(&serde_json::json!({ "errors": message }));
         let mut response = warp::reply::with_status(body, status).into_response();
         if challenge {
             response
@@ -106,6 +114,26 @@ impl Reply for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// How many characters of a client's input an error message echoes (then `…`).
+pub const MAX_ECHO_CHARS: usize = 64;
+/// How long an error message may be at most (then `…`): the bound behind [`clip`] for
+/// messages that echo input without it.
+pub const MAX_MESSAGE_CHARS: usize = 512;
+
+/// `input` (a header, a field name) as an error message may echo it: its first
+/// [`MAX_ECHO_CHARS`] characters, then `…` if there were more. A client that sends 100 KB
+/// must not get 100 KB back.
+pub fn clip(input: &str) -> String {
+    clip_to(input, MAX_ECHO_CHARS)
+}
+
+fn clip_to(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -134,6 +162,22 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         ApiError::Internal(format!("Unhandled request: {rejection:?}"))
     };
     Ok(error.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_clipped_at_64_characters_and_messages_at_512() {
+        assert_eq!(clip("short"), "short");
+        let exact = "é".repeat(MAX_ECHO_CHARS);
+        assert_eq!(clip(&exact), exact);
+        let long = "é".repeat(100_000);
+        assert_eq!(clip(&long), format!("{}…", "é".repeat(MAX_ECHO_CHARS)));
+        let message = clip_to(&"x".repeat(100_000), MAX_MESSAGE_CHARS);
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
 }
 
 /// A body over the limit (a rejection, since the body filter runs before the handler).

@@ -6,10 +6,12 @@
 //! and an unknown path is 404.
 //!
 //! [`routes`] is the bare API. [`app`] puts in front of it what a node holding real funds
-//! needs: the CORS policy of `--rpccorsdomain` ([`cors`]) and the bearer token of
-//! `--api-token-file` ([`auth`]).
-//! [`serve_with`] serves [`app`] with read timeouts and a shutdown that does not wait for
-//! long joins and leaves. The document of it all is `docs/openapi.json`, served at
+//! needs: the `Host` names of `--api-hosts` ([`hosts`], against DNS rebinding), the CORS
+//! policy of `--rpccorsdomain` ([`cors`]) and the bearer token of `--api-token-file`
+//! ([`auth`]).
+//! [`serve_with`] serves [`app`] with read timeouts, a cap on connections
+//! (`--api-max-connections`) and a shutdown that answers every request in flight (503
+//! for those that outlast the grace period). The document of it all is `docs/openapi.json`, served at
 //! `GET /api/v1/openapi.json` and kept equal to the server by `tests/openapi.rs`.
 
 pub mod auth;
@@ -17,6 +19,7 @@ pub mod body;
 pub mod cors;
 pub mod error;
 mod handlers;
+pub mod hosts;
 pub mod models;
 mod server;
 
@@ -36,6 +39,7 @@ use crate::node::Node;
 use auth::ApiToken;
 use cors::CorsPolicy;
 use error::{respond, ApiError};
+use hosts::{HostPolicy, RequestHost};
 
 /// Default listen address of the API.
 pub const DEFAULT_API_ADDRESS: &str = "127.0.0.1:5001";
@@ -46,6 +50,9 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time requests in flight get to finish once a shutdown begins.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Default cap on concurrent API connections (`--api-max-connections`); the cap in use
+/// is lower when the descriptor limit needs it (see `server`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 
 /// The OpenAPI 3 document of the API (`docs/openapi.json`).
 pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
@@ -80,6 +87,11 @@ pub struct ApiConfig {
     pub token: Option<ApiToken>,
     /// The origins a browser page may call the API from (`--rpccorsdomain`).
     pub cors: CorsPolicy,
+    /// The `Host` names the API answers (`--api-hosts`); others get 403.
+    pub hosts: HostPolicy,
+    /// At most this many connections at once (`--api-max-connections`), and fewer if the
+    /// process's descriptor limit needs it.
+    pub max_connections: usize,
     /// Time a client has to send a request's headers; the connection is closed after.
     pub header_read_timeout: Duration,
     /// Time a client has to send a request's body once its headers are in; 408 after.
@@ -96,6 +108,8 @@ impl Default for ApiConfig {
         Self {
             token: None,
             cors: CorsPolicy::default(),
+            hosts: HostPolicy::default_for(SocketAddr::from(([127, 0, 0, 1], 5001))),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: body::DEFAULT_BODY_READ_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
@@ -122,6 +136,39 @@ pub fn exposure_warning(address: SocketAddr) -> Option<String> {
 /// Logs [`exposure_warning`] loudly (a warning per line) and prints it to stderr.
 pub fn warn_if_exposed(address: SocketAddr) {
     if let Some(warning) = exposure_warning(address) {
+        for line in warning.lines() {
+            tracing::warn!("{line}");
+        }
+        eprintln!("\nWARNING: {}\n", warning.replace('\n', "\nWARNING: "));
+    }
+}
+
+/// The warnings for policies that let any web page in: `--rpccorsdomain '*'` (any page
+/// may call the API, mint and join) and `--api-hosts '*'` on an API other machines reach
+/// (DNS rebinding is then possible from any page).
+pub fn open_policy_warnings(address: SocketAddr, config: &ApiConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if config.cors.origins().iter().any(|origin| origin == "*") {
+        warnings.push(
+            "--rpccorsdomain '*' lets a web page on any origin call this API from a\n\
+             visitor's browser: mint, join and leave token networks with this node's funds.\n\
+             List the origins of your own pages instead, e.g. --rpccorsdomain https://app.example.com"
+                .to_string(),
+        );
+    }
+    if config.hosts.allows_any() && !address.ip().is_loopback() {
+        warnings.push(format!(
+            "--api-hosts '*' on {address}: the API answers requests sent under any host name,\n\
+             so a web page can reach it through DNS rebinding and read or move this node's funds.\n\
+             List the names clients use instead, e.g. --api-hosts node.example.com"
+        ));
+    }
+    warnings
+}
+
+/// Logs [`open_policy_warnings`] loudly (a warning per line) and prints them to stderr.
+pub fn warn_if_open(address: SocketAddr, config: &ApiConfig) {
+    for warning in open_policy_warnings(address, config) {
         for line in warning.lines() {
             tracing::warn!("{line}");
         }
@@ -362,6 +409,7 @@ pub fn routes<C: Chain>(
 struct Gate {
     token: Option<ApiToken>,
     cors: CorsPolicy,
+    hosts: HostPolicy,
 }
 
 /// A request answered before it reaches a route.
@@ -377,10 +425,22 @@ impl warp::reject::Reject for Stopped {}
 
 impl Gate {
     /// The allowed origin of the request (if it has one), or the answer that stops it:
-    /// 403 for an origin the policy does not allow, 204 for a preflight from an allowed
-    /// one, 401 for a missing or wrong token (SPEC: CORS is checked before the token, and
-    /// a preflight needs no token).
-    fn check(&self, method: &Method, headers: &HeaderMap) -> Result<Option<String>, Stopped> {
+    /// 403 for a host or an origin the policies do not allow, 204 for a preflight from
+    /// an allowed one, 401 for a missing or wrong token (SPEC: the host first, since a
+    /// rebinding page sends no `Origin`; CORS before the token, and a preflight needs no
+    /// token).
+    fn check(
+        &self,
+        method: &Method,
+        host: &RequestHost,
+        headers: &HeaderMap,
+    ) -> Result<Option<String>, Stopped> {
+        if let Err(refusal) = self.hosts.check(host) {
+            return Err(Stopped {
+                origin: None,
+                refusal: Some(refusal),
+            });
+        }
         let origin = match headers.get(header::ORIGIN) {
             None => None,
             Some(value) => {
@@ -388,7 +448,7 @@ impl Gate {
                 if !self.cors.allows(&text) {
                     return Err(Stopped {
                         origin: None,
-                        refusal: Some(ApiError::OriginNotAllowed(text)),
+                        refusal: Some(ApiError::OriginNotAllowed(error::clip(&text))),
                     });
                 }
                 Some(text)
@@ -436,11 +496,20 @@ pub fn app<C: Chain>(
     let gate = Arc::new(Gate {
         token: config.token.clone(),
         cors: config.cors.clone(),
+        hosts: config.hosts.clone(),
     });
+    // warp refuses a malformed `Host` (or one that contradicts the URI) with a
+    // rejection; that is kept as `Err` so that the host policy answers it with 403.
+    let authority = warp::host::optional()
+        .map(Ok::<_, ()>)
+        .or(warp::any().map(|| Err::<Option<warp::host::Authority>, ()>(())))
+        .unify();
     warp::method()
+        .and(authority)
         .and(warp::header::headers_cloned())
-        .and_then(move |method: Method, headers: HeaderMap| {
-            let checked = gate.check(&method, &headers);
+        .and_then(move |method: Method, authority, headers: HeaderMap| {
+            let host = RequestHost::of(authority, &headers);
+            let checked = gate.check(&method, &host, &headers);
             async move { checked.map_err(warp::reject::custom) }
         })
         .and(endpoints(node, config))
@@ -465,9 +534,13 @@ pub async fn serve<C: Chain>(
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes; then closes the listener,
-/// gives requests in flight [`ApiConfig::shutdown_grace`] and cuts the rest. Clients
-/// that send their headers slower than [`ApiConfig::header_read_timeout`] are cut off.
-/// The caller stops the node first ([`Node::shutdown`]), so that nothing new starts.
+/// gives requests in flight [`ApiConfig::shutdown_grace`] and answers those still running
+/// 503 (their work goes on in the node, which resumes it after a restart). Clients that
+/// send their headers slower than [`ApiConfig::header_read_timeout`] are cut off; at
+/// most [`ApiConfig::max_connections`] connections are open at once. The caller tells
+/// the node to take no new work when `shutdown` completes ([`Node::begin_shutdown`]) and
+/// stops it once this returns ([`Node::shutdown`]), so that the state database closes
+/// only after every request has its answer.
 pub async fn serve_with<C: Chain>(
     node: Node<C>,
     listener: TcpListener,
@@ -518,6 +591,29 @@ mod tests {
             assert!(warning.contains("--api-token-file"), "{warning}");
             assert!(warning.contains("firewall"), "{warning}");
         }
+    }
+
+    #[test]
+    fn open_policies_are_warned_about() {
+        let config = ApiConfig::default();
+        let loopback: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        let exposed: SocketAddr = "0.0.0.0:5001".parse().unwrap();
+        assert!(open_policy_warnings(exposed, &config).is_empty());
+        let any_origin = ApiConfig {
+            cors: CorsPolicy::parse("*").unwrap(),
+            ..ApiConfig::default()
+        };
+        let warnings = open_policy_warnings(loopback, &any_origin);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("--rpccorsdomain '*'"), "{warnings:?}");
+        let any_host = ApiConfig {
+            hosts: HostPolicy::parse("*").unwrap(),
+            ..ApiConfig::default()
+        };
+        assert!(open_policy_warnings(loopback, &any_host).is_empty());
+        let warnings = open_policy_warnings(exposed, &any_host);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("DNS rebinding"), "{warnings:?}");
     }
 
     #[test]

@@ -5,9 +5,14 @@ use crate::chain::ChainError;
 use crate::types::{Address, U256};
 
 impl NodeError {
-    /// A state database failure, as a node error.
+    /// A state database failure, as a node error. A database closed by a shutdown is
+    /// no failure of the request: it is [`NodeError::ShuttingDown`] (503), not a
+    /// database error (500).
     pub fn store(error: super::store::StoreError) -> Self {
-        NodeError::Store(error.to_string())
+        match error {
+            super::store::StoreError::Closed => NodeError::ShuttingDown,
+            error => NodeError::Store(error.to_string()),
+        }
     }
 }
 
@@ -72,4 +77,18 @@ pub enum NodeError {
     /// A chain call or transaction failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_closed_by_a_shutdown_is_shutting_down_not_a_database_error() {
+        use super::super::store::StoreError;
+        assert_eq!(
+            NodeError::store(StoreError::Closed),
+            NodeError::ShuttingDown
+        );
+    }
 }

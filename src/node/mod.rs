@@ -151,6 +151,7 @@ impl<C: Chain> NodeBuilder<C> {
             rng: Mutex::new(rng),
             submission: tokio::sync::Mutex::new(()),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            draining: std::sync::atomic::AtomicBool::new(false),
             store,
         });
         let next_block = loaded.cursor.map_or(0, |block| block + 1);
@@ -232,6 +233,9 @@ pub(crate) struct Inner<C: Chain> {
     submission: tokio::sync::Mutex<()>,
     /// Set once a shutdown has begun: no new join, leave or transaction starts.
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Set when a shutdown is announced ([`Node::begin_shutdown`]): no new join or leave
+    /// starts, while those in progress may finish within the API's grace period.
+    draining: std::sync::atomic::AtomicBool,
     /// What must survive a restart.
     store: Arc<Store>,
 }
@@ -551,11 +555,23 @@ impl<C: Chain> Node<C> {
         Ok(receipt.hash)
     }
 
+    /// Announces a shutdown: new joins and leaves answer [`NodeError::ShuttingDown`]
+    /// from now on, while those in progress go on (and send their transactions), so that
+    /// they can still finish within the API's grace period. [`Node::shutdown`] follows.
+    pub fn begin_shutdown(&self) {
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Stops taking work and returns once no transaction submission is in progress:
     /// new joins, leaves and transactions answer [`NodeError::ShuttingDown`] from then
     /// on. Work already waiting for receipts is left as it is; the journal lets the next
-    /// start pick it up.
+    /// start pick it up. Then closes the state database: call it once the API has
+    /// answered its requests (after `api::serve_with` returns), since work still running
+    /// then finds the database closed and answers [`NodeError::ShuttingDown`].
     pub async fn shutdown(&self) {
+        self.begin_shutdown();
         self.inner
             .shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -581,7 +597,12 @@ impl<C: Chain> Node<C> {
     }
 
     fn ensure_ready(&self) -> Result<(), NodeError> {
-        if self.is_shutting_down() {
+        if self.is_shutting_down()
+            || self
+                .inner
+                .draining
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
             return Err(NodeError::ShuttingDown);
         }
         match self.status() {

@@ -39,9 +39,20 @@ impl NodeProcess {
     /// free port) and `envs`, and waits until `GET /api/v1/status` says ready. A port
     /// taken in the meantime by someone else is retried on another one.
     pub async fn start(label: &str, args: &[OsString], envs: &[(&str, &str)]) -> Self {
+        Self::start_limited(label, args, envs, None).await
+    }
+
+    /// [`NodeProcess::start`], with the soft and hard limit on open file descriptors
+    /// (`ulimit -n`) set to `descriptors` for the node when given.
+    pub async fn start_limited(
+        label: &str,
+        args: &[OsString],
+        envs: &[(&str, &str)],
+        descriptors: Option<u64>,
+    ) -> Self {
         let mut attempt = 1;
         loop {
-            let mut node = Self::spawn(label, args, envs);
+            let mut node = Self::spawn(label, args, envs, descriptors);
             match node.wait_ready().await {
                 Ok(()) => return node,
                 Err(output) if attempt < 3 && output.contains("cannot listen on") => {
@@ -52,9 +63,27 @@ impl NodeProcess {
         }
     }
 
-    fn spawn(label: &str, args: &[OsString], envs: &[(&str, &str)]) -> Self {
+    fn spawn(
+        label: &str,
+        args: &[OsString],
+        envs: &[(&str, &str)],
+        descriptors: Option<u64>,
+    ) -> Self {
         let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tokennet"));
+        let binary = env!("CARGO_BIN_EXE_tokennet");
+        let mut command = match descriptors {
+            // The shell sets the limit and then becomes the node (`exec`), so that the
+            // process id, signals and SIGKILL on drop are the node's.
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                shell
+            }
+            None => Command::new(binary),
+        };
         command
             .args(args)
             .arg("--api-address")
@@ -166,6 +195,35 @@ impl NodeProcess {
                 self.label,
                 self.output()
             );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends it SIGTERM (a polite stop; it is still killed when dropped).
+    pub fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "{}: kill -TERM failed", self.label);
+    }
+
+    /// Waits up to `limit` for it to exit on its own; its exit status, or `None`.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.exited {
+                return Some(status);
+            }
+            if let Some(status) = self.child.try_wait().expect("polling the node process") {
+                self.exited = Some(status);
+                // Let the reader threads take the last lines.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Some(status);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return None;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
