@@ -25,6 +25,7 @@ use tokio::time::Instant;
 pub use faults::{Fault, FaultRule};
 pub use ledger::{Ledger, Outcome, Revert};
 
+use crate::chain::fees::{self, Fees};
 use crate::chain::gas::{GasTable, GAS};
 use crate::chain::{
     BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, SignedTx,
@@ -209,6 +210,8 @@ struct MempoolEntry {
 #[derive(Debug, Default)]
 struct AccountState {
     nonce: u64,
+    /// The highest nonce sent: a transaction sent with a nonce not above it replaces one.
+    sent: u64,
     latency: Option<Latency>,
     /// No transaction of the account is included before its predecessor.
     last_include_at: Option<Instant>,
@@ -579,6 +582,7 @@ impl Chain for SimChain {
             nonce,
             transaction,
             raw: Default::default(),
+            fees: Fees::legacy(config.gas_price.saturating_to()),
         })
     }
 
@@ -590,11 +594,35 @@ impl Chain for SimChain {
         if let Some(Fault::RpcFailure(message)) = fault {
             return Err(ChainError::Rpc(message));
         }
-        let cost = config.gas_price * U256::from(config.gas.gas_of(&transaction));
+        // A nonce sent before: a replacement, which takes the place of the transaction
+        // with its nonce in the mempool if it offers enough more, as a real node's pool.
+        let replaced = if signed.nonce <= state.accounts.get(&self.account).map_or(0, |a| a.sent) {
+            let Some(index) = state
+                .mempool
+                .iter()
+                .position(|e| e.sender == self.account && e.pending.nonce == signed.nonce)
+            else {
+                return Err(ChainError::Rpc(format!(
+                    "nonce too low: nonce {} was mined already",
+                    signed.nonce
+                )));
+            };
+            if !fees::is_enough_to_replace(state.mempool[index].pending.fees, signed.fees) {
+                return Err(ChainError::Rpc(
+                    "replacement transaction underpriced".into(),
+                ));
+            }
+            Some(index)
+        } else {
+            None
+        };
+        let cost =
+            U256::from(signed.fees.max_fee_per_gas) * U256::from(config.gas.gas_of(&transaction));
+        let old_cost = replaced.map_or(U256::ZERO, |index| state.mempool[index].cost);
         let available = state
             .ledger
             .eth_balance(&self.account)
-            .saturating_sub(state.reserved_eth(&self.account));
+            .saturating_sub(state.reserved_eth(&self.account).saturating_sub(old_cost));
         if available < cost {
             return Err(ChainError::InsufficientEth {
                 transaction: transaction.name(),
@@ -614,11 +642,16 @@ impl Chain for SimChain {
             include_at = include_at.max(previous);
         }
         account.last_include_at = Some(include_at);
+        account.sent = account.sent.max(signed.nonce);
         let pending = PendingTx {
             hash: signed.hash,
             nonce: signed.nonce,
             transaction,
+            fees: signed.fees,
         };
+        if let Some(index) = replaced {
+            state.mempool.remove(index);
+        }
         state.mempool.push(MempoolEntry {
             pending: pending.clone(),
             sender: self.account,
@@ -687,6 +720,36 @@ impl Chain for SimChain {
                 return Err(ChainError::Rpc("the simulated chain stopped".into()));
             }
         }
+    }
+
+    async fn replace(
+        &self,
+        stuck: &PendingTx,
+        max_fee_per_gas: u128,
+    ) -> Result<Option<SignedTx>, ChainError> {
+        let config = &self.shared.config;
+        let market = Fees::legacy(config.gas_price.saturating_to());
+        let Some(fees) = fees::bump(stuck.fees, market, max_fee_per_gas) else {
+            return Ok(None);
+        };
+        // The first signature's hash, with the new fee: another transaction of one nonce.
+        let hash = keccak256(
+            [
+                self.account.as_slice(),
+                &stuck.nonce.to_be_bytes(),
+                &config.seed.to_be_bytes(),
+                &self.shared.instance.to_be_bytes(),
+                &fees.max_fee_per_gas.to_be_bytes(),
+            ]
+            .concat(),
+        );
+        Ok(Some(SignedTx {
+            hash,
+            nonce: stuck.nonce,
+            transaction: stuck.transaction.clone(),
+            raw: Default::default(),
+            fees,
+        }))
     }
 
     fn poll_interval(&self) -> Duration {
