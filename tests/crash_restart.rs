@@ -5,6 +5,11 @@
 //! deposits an uninterrupted join gives, the leave settles every channel and gives every
 //! token back, and the chain shows no nonce and no purpose twice, and no revert.
 //!
+//! One more crash point is on the way of a stuck transaction: with blocks stopped, the
+//! node replaces its first offers after `--tx-replace-after` and is killed right after a
+//! replacement was journaled and sent; the restarted node, facing a base fee above every
+//! offer, outbids it and completes the join with one transaction per nonce.
+//!
 //! The network: four participants with channels among themselves (they run no node), and
 //! our account with tokens. A join of 1000 with target 3 and joinable 0.4 gives
 //! 1000 × 0.6 / 3 = 200 to each of three partners (SPEC §3); the leave tests check that
@@ -433,6 +438,96 @@ impl Call {
             Call::Unknown { to, selector } => format!("unknown {to:?} {selector:?}"),
         }
     }
+}
+
+/// The base fee of the blocks mined after the crash at the replacement point: far above
+/// every offer the first run made (about 2 × 1 gwei + a 1 gwei tip, raised by 15 %).
+const PRESSURE_BASE_FEE: u128 = 50_000_000_000;
+
+async fn raw(provider: &RootProvider, method: &'static str, params: Value) -> Value {
+    provider
+        .raw_request(method.into(), params)
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
+}
+
+/// A join whose transactions are stuck (no blocks), killed right after the first
+/// replacement was journaled and sent; restarted while every block's base fee is above
+/// all the offers of the first run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_killed_after_a_replacement_was_sent() {
+    let point = "replacement journaled and sent, old one not yet marked";
+    let started = Instant::now();
+    let mut world = World::start().await;
+    world
+        .args
+        .extend(["--tx-replace-after".into(), "1s".into()]);
+    raw(&world.provider, "evm_setIntervalMining", json!([0])).await;
+    raw(&world.provider, "evm_setAutomine", json!([false])).await;
+    let mut first = world.node("first run", Some(point)).await;
+    world.crash_during(&mut first, "PUT", point).await;
+    let killed = started.elapsed();
+
+    // Blocks again, each with a base fee no offer of the first run reaches: anvil evicts
+    // them, so the join completes only if the restarted node outbids the base fee.
+    let provider = world.provider.clone();
+    let pressure = tokio::spawn(async move {
+        loop {
+            raw(
+                &provider,
+                "anvil_setNextBlockBaseFeePerGas",
+                json!([format!("{PRESSURE_BASE_FEE:#x}")]),
+            )
+            .await;
+            raw(&provider, "evm_mine", json!([])).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let second = world.node("after the restart", None).await;
+    let partners = world
+        .wait_joined(&second, "join killed at the replacement, after the restart")
+        .await;
+    pressure.abort();
+    let calls = world.check_chain(point).await;
+    world.assert_join_calls(&calls, &partners, point);
+
+    // The journal: the replaced transaction and the one that won, of one nonce.
+    let store = tokennet::node::store::Store::open(&world._files.path().join("datadir")).unwrap();
+    let entries = store.journal_entries().unwrap();
+    let replacement = entries
+        .iter()
+        .find(|e| e.replaces.is_some())
+        .unwrap_or_else(|| panic!("a replacement in the journal: {entries:#?}"));
+    let nonce: Vec<_> = entries
+        .iter()
+        .filter(|e| e.nonce == replacement.nonce)
+        .collect();
+    assert_eq!(
+        nonce
+            .iter()
+            .filter(|e| e.outcome.as_deref() == Some("confirmed"))
+            .count(),
+        1,
+        "one of nonce {} confirmed: {nonce:#?}",
+        replacement.nonce
+    );
+    assert!(
+        nonce
+            .iter()
+            .filter(|e| e.outcome.as_deref() != Some("confirmed"))
+            .all(|e| e.outcome.as_deref() == Some("replaced")),
+        "the others of nonce {} replaced: {nonce:#?}",
+        replacement.nonce
+    );
+    assert!(
+        entries.iter().all(|e| e.outcome.is_some()),
+        "every entry resolved: {entries:#?}"
+    );
+    eprintln!(
+        "join killed at {point:?}: killed after {killed:?}, done after {:?}",
+        started.elapsed()
+    );
+    drop((first, second));
 }
 
 /// A join killed at `point`, then restarted.
