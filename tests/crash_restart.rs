@@ -7,8 +7,9 @@
 //!
 //! One more crash point is on the way of a stuck transaction: with blocks stopped, the
 //! node replaces its first offers after `--tx-replace-after` and is killed right after a
-//! replacement was journaled and sent; the restarted node, facing a base fee above every
-//! offer, outbids it and completes the join with one transaction per nonce.
+//! replacement was journaled and sent; restarted while every block's base fee is above
+//! the first offers and below the replacement, it completes the join with one transaction
+//! per nonce (those of the first offers that anvil evicted are sent anew).
 //!
 //! The network: four participants with channels among themselves (they run no node), and
 //! our account with tokens. A join of 1000 with target 3 and joinable 0.4 gives
@@ -440,10 +441,6 @@ impl Call {
     }
 }
 
-/// The base fee of the blocks mined after the crash at the replacement point: far above
-/// every offer the first run made (about 2 × 1 gwei + a 1 gwei tip, raised by 15 %).
-const PRESSURE_BASE_FEE: u128 = 50_000_000_000;
-
 async fn raw(provider: &RootProvider, method: &'static str, params: Value) -> Value {
     provider
         .raw_request(method.into(), params)
@@ -453,7 +450,7 @@ async fn raw(provider: &RootProvider, method: &'static str, params: Value) -> Va
 
 /// A join whose transactions are stuck (no blocks), killed right after the first
 /// replacement was journaled and sent; restarted while every block's base fee is above
-/// all the offers of the first run.
+/// the first offers and below the replacement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_killed_after_a_replacement_was_sent() {
     let point = "replacement journaled and sent, old one not yet marked";
@@ -468,15 +465,30 @@ async fn join_killed_after_a_replacement_was_sent() {
     world.crash_during(&mut first, "PUT", point).await;
     let killed = started.elapsed();
 
-    // Blocks again, each with a base fee no offer of the first run reaches: anvil evicts
-    // them, so the join completes only if the restarted node outbids the base fee.
+    // Blocks again, each with a base fee 7 % above the first offers (anvil evicts them)
+    // and below the replacement (at least 10 % above).
+    let datadir = world._files.path().join("datadir");
+    let store = tokennet::node::store::Store::open(&datadir).unwrap();
+    let before = store.journal_entries().unwrap();
+    store.close().unwrap();
+    assert!(
+        before.iter().any(|e| e.replaces.is_some()),
+        "a replacement journaled before the crash: {before:#?}"
+    );
+    let first_offer = before
+        .iter()
+        .filter(|e| e.replaces.is_none())
+        .map(|e| e.fees.max_fee_per_gas)
+        .max()
+        .unwrap();
+    let base_fee = first_offer * 107 / 100;
     let provider = world.provider.clone();
     let pressure = tokio::spawn(async move {
         loop {
             raw(
                 &provider,
                 "anvil_setNextBlockBaseFeePerGas",
-                json!([format!("{PRESSURE_BASE_FEE:#x}")]),
+                json!([format!("{base_fee:#x}")]),
             )
             .await;
             raw(&provider, "evm_mine", json!([])).await;
@@ -492,7 +504,7 @@ async fn join_killed_after_a_replacement_was_sent() {
     world.assert_join_calls(&calls, &partners, point);
 
     // The journal: the replaced transaction and the one that won, of one nonce.
-    let store = tokennet::node::store::Store::open(&world._files.path().join("datadir")).unwrap();
+    let store = tokennet::node::store::Store::open(&datadir).unwrap();
     let entries = store.journal_entries().unwrap();
     let replacement = entries
         .iter()

@@ -1,10 +1,11 @@
-//! Stuck transactions on a real anvil: blocks come only when the test mines them, each
-//! with a base fee the test sets above the node's first offers
-//! (`anvil_setNextBlockBaseFeePerGas`), so that those offers can never be included. A
-//! join then completes only through replacements (same nonce, higher fees), and the
-//! journal shows, for each nonce, the replaced transactions and the confirmed one; with
-//! no block at all and a low fee cap, the replacements stop at the cap and the join
-//! answers "not mined" (408) at its tx timeout.
+//! Stuck transactions on a real anvil: blocks come only when the test mines them. The
+//! node's first offers wait until it replaces them (same nonce, fees raised 15 %); then
+//! every block has a base fee the test sets just above the first offers
+//! (`anvil_setNextBlockBaseFeePerGas`), which anvil would evict, and below the
+//! replacements. The join completes through the replacements, and the journal shows,
+//! for each nonce, the replaced transaction and the confirmed one. With no block at all
+//! and a low fee cap, the replacements stop at the cap and the join answers "not mined"
+//! (408) at its tx timeout.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -28,9 +29,6 @@ use tokennet::types::{Address, U256};
 
 /// Our dev account (it has sent nothing before the node runs).
 const OURS: usize = 5;
-/// The base fee of every block the test mines: far above what the node first offers
-/// on a fresh anvil (about 2 × 1 gwei + a 1 gwei tip).
-const PRESSURE_BASE_FEE: u128 = 50 * WEI_PER_GWEI;
 /// How long a transaction waits before the node replaces it.
 const REPLACE_AFTER: Duration = Duration::from_secs(1);
 
@@ -153,10 +151,6 @@ async fn start_join(
             "anvil has a base fee: EIP-1559 offers expected, got {:?}",
             entry.fees
         );
-        assert!(
-            entry.fees.max_fee_per_gas < PRESSURE_BASE_FEE / 2,
-            "the first offer must lie well below the base fee the test sets: {first:?}"
-        );
     }
     (join, first)
 }
@@ -194,9 +188,11 @@ async fn a_join_stuck_below_the_base_fee_completes_through_replacements() {
         },
     )
     .await;
-    // Then blocks whose base fee overtakes those offers: anvil evicts them, and the node
-    // outbids the base fee.
-    let _pressure = FeePressure::start(provider.clone(), PRESSURE_BASE_FEE);
+    // Then blocks with a base fee above every first offer (7 %), below the replacements
+    // (at least 10 % more): only a replacement can be mined.
+    let first_offer = first.iter().map(|e| e.fees.max_fee_per_gas).max().unwrap();
+    let base_fee = first_offer * 107 / 100;
+    let _pressure = FeePressure::start(provider.clone(), base_fee);
 
     let result = tokio::time::timeout(Duration::from_secs(60), join)
         .await
@@ -259,7 +255,10 @@ async fn a_join_stuck_below_the_base_fee_completes_through_replacements() {
             .unwrap_or_else(|| panic!("nonce {nonce}: the winner on chain"));
         assert_eq!(mined.nonce(), *nonce);
         assert!(mined.block_number.is_some(), "nonce {nonce}: mined");
-        assert!(mined.max_fee_per_gas() >= PRESSURE_BASE_FEE);
+        assert!(
+            mined.max_fee_per_gas() >= base_fee,
+            "nonce {nonce}: {mined:?}"
+        );
     }
     let used = provider
         .get_transaction_count(net.signer(OURS).address())

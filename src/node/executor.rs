@@ -70,8 +70,8 @@ impl<C: Chain> Node<C> {
     /// and higher fees, up to the fee cap, and the replacement waited for as well: the
     /// first of them to be mined is the outcome, and the others are journaled as
     /// replaced. Replacements journaled before a restart are waited for too. When the
-    /// chain drops all of them before the nonce is used (anvil evicts a transaction the
-    /// base fee has overtaken), the next replacement is sent at once.
+    /// chain has dropped every one of them, the call fails as dropped, as before: sending
+    /// anew is safe, and the caller's next call does it.
     pub(super) async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
         let timeout = self.inner.config.tx_timeout;
         // Never zero: a zero period would replace in a busy loop.
@@ -108,27 +108,6 @@ impl<C: Chain> Node<C> {
                     // Most likely another transaction of this nonce took its place: the
                     // others tell what happened.
                     Err(ChainError::Dropped { .. }) if !waiting.is_empty() => continue,
-                    // The chain forgot every one of them (a pool evicts what the base fee
-                    // has overtaken): sent again at once, higher. If its nonce was used
-                    // meanwhile, or the cap leaves no room, it stays dropped.
-                    Err(error @ ChainError::Dropped { .. }) => match self.replace(&latest).await {
-                        Replacement::Sent(replacement) => {
-                            waiting.push(confirm_one(self.inner.chain.clone(), replacement.clone()));
-                            latest = replacement;
-                            next_replacement = Instant::now() + period;
-                        }
-                        Replacement::AtCap => {
-                            tracing::warn!(
-                                transaction = latest.transaction.name(),
-                                tx = %latest.hash,
-                                nonce = latest.nonce,
-                                cap = self.inner.config.max_fee_per_gas,
-                                "dropped by the chain, and the fee cap (--max-fee-gwei) leaves no room to send it again higher"
-                            );
-                            break (tx, Err(error));
-                        }
-                        Replacement::Failed => break (tx, Err(error)),
-                    },
                     result => break (tx, result),
                 },
                 () = tokio::time::sleep_until(next_replacement) => {
