@@ -12,7 +12,7 @@
 mod faults;
 pub mod ledger;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -176,6 +176,7 @@ impl SimChainBuilder {
                 default_latency: config.latency,
                 tx_counter: 0,
                 mining_paused: false,
+                replacements: HashSet::new(),
             }),
             blocks,
             config,
@@ -210,8 +211,6 @@ struct MempoolEntry {
 #[derive(Debug, Default)]
 struct AccountState {
     nonce: u64,
-    /// The highest nonce sent: a transaction sent with a nonce not above it replaces one.
-    sent: u64,
     latency: Option<Latency>,
     /// No transaction of the account is included before its predecessor.
     last_include_at: Option<Instant>,
@@ -233,6 +232,9 @@ struct SimState {
     tx_counter: u64,
     /// While set, blocks include no transaction.
     mining_paused: bool,
+    /// Replacements signed by [`Chain::replace`] and not sent yet: sending one takes the
+    /// place of its nonce's transaction instead of using a new nonce.
+    replacements: HashSet<B256>,
 }
 
 #[derive(Debug)]
@@ -594,9 +596,9 @@ impl Chain for SimChain {
         if let Some(Fault::RpcFailure(message)) = fault {
             return Err(ChainError::Rpc(message));
         }
-        // A nonce sent before: a replacement, which takes the place of the transaction
-        // with its nonce in the mempool if it offers enough more, as a real node's pool.
-        let replaced = if signed.nonce <= state.accounts.get(&self.account).map_or(0, |a| a.sent) {
+        // A replacement takes the place of the transaction with its nonce in the mempool
+        // if it offers enough more, as a real node's pool.
+        let replaced = if state.replacements.remove(&signed.hash) {
             let Some(index) = state
                 .mempool
                 .iter()
@@ -642,7 +644,6 @@ impl Chain for SimChain {
             include_at = include_at.max(previous);
         }
         account.last_include_at = Some(include_at);
-        account.sent = account.sent.max(signed.nonce);
         let pending = PendingTx {
             hash: signed.hash,
             nonce: signed.nonce,
@@ -743,6 +744,7 @@ impl Chain for SimChain {
             ]
             .concat(),
         );
+        self.shared.lock().replacements.insert(hash);
         Ok(Some(SignedTx {
             hash,
             nonce: stuck.nonce,
