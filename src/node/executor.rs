@@ -162,7 +162,12 @@ impl<C: Chain> Node<C> {
         };
         if let Some(outcome) = others {
             // Every other transaction of the nonce: none of them can be mined any more.
-            let detail = format!("{} instead: {}", winner.hash, outcome.as_str());
+            let detail = match outcome {
+                TxOutcome::Replaced => {
+                    format!("{} of the same nonce was mined instead", winner.hash)
+                }
+                _ => format!("dropped, as {} of the same nonce", winner.hash),
+            };
             for other in self
                 .inner
                 .store
