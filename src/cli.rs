@@ -217,6 +217,29 @@ pub struct NodeArgs {
     /// finish; those still running after it are answered 503.
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_SHUTDOWN_GRACE, value_parser = duration)]
     pub shutdown_grace: Duration,
+    /// On a real chain: how long a transaction may wait for inclusion before it is signed
+    /// again with the same nonce and higher fees (at least 10 % more), and again after
+    /// each further period; --tx-timeout still bounds the call.
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TX_REPLACE_AFTER, value_parser = positive_duration)]
+    pub tx_replace_after: Duration,
+
+    /// On a real chain: the most a replacement offers per gas, in whole gwei; at the cap
+    /// the node logs a warning and keeps waiting.
+    #[arg(long, value_name = "G", default_value_t = DEFAULT_MAX_FEE_GWEI, value_parser = positive_gwei)]
+    pub max_fee_gwei: u64,
+}
+
+/// Default `--tx-replace-after`.
+pub const DEFAULT_TX_REPLACE_AFTER: &str = "60s";
+/// Default `--max-fee-gwei` (see [`crate::node::DEFAULT_MAX_FEE_GWEI`] for why).
+pub const DEFAULT_MAX_FEE_GWEI: u64 = crate::node::DEFAULT_MAX_FEE_GWEI;
+
+fn positive_gwei(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1 gwei".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("must be a whole number of gwei".into()),
+    }
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -277,6 +300,35 @@ mod tests {
         for bad in ["0", "many"] {
             let error = Cli::try_parse_from(["tokennet", "--sim-tokens", bad]).unwrap_err();
             assert!(error.to_string().contains("--sim-tokens"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn replacement_flags_have_defaults_and_name_themselves_when_wrong() {
+        let args = node_args(Cli::try_parse_from(["tokennet"]).unwrap());
+        assert_eq!(args.tx_replace_after, Duration::from_secs(60));
+        assert_eq!(args.max_fee_gwei, 200);
+        let args = node_args(
+            Cli::try_parse_from([
+                "tokennet",
+                "node",
+                "--tx-replace-after",
+                "5s",
+                "--max-fee-gwei",
+                "30",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(args.tx_replace_after, Duration::from_secs(5));
+        assert_eq!(args.max_fee_gwei, 30);
+        for (flag, bad) in [
+            ("--tx-replace-after", "0s"),
+            ("--tx-replace-after", "later"),
+            ("--max-fee-gwei", "0"),
+            ("--max-fee-gwei", "1.5"),
+        ] {
+            let error = Cli::try_parse_from(["tokennet", flag, bad]).unwrap_err();
+            assert!(error.to_string().contains(flag), "{flag} {bad}: {error}");
         }
     }
 

@@ -124,6 +124,8 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
     let datadir = args.datadir.clone().unwrap_or_else(default_datadir);
     let node = tokennet::node::Node::builder(chain)
         .tx_timeout(args.tx_timeout)
+        .tx_replace_after(args.tx_replace_after)
+        .max_fee_per_gas(u128::from(args.max_fee_gwei) * tokennet::chain::fees::WEI_PER_GWEI)
         .seed(rand_seed())
         .datadir(&datadir)
         .open()

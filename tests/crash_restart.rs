@@ -5,6 +5,12 @@
 //! deposits an uninterrupted join gives, the leave settles every channel and gives every
 //! token back, and the chain shows no nonce and no purpose twice, and no revert.
 //!
+//! One more crash point is on the way of a stuck transaction: with blocks stopped, the
+//! node replaces its first offers after `--tx-replace-after` and is killed right after a
+//! replacement was journaled and sent; restarted while every block's base fee is above
+//! the first offers and below the replacement, it completes the join with one transaction
+//! per nonce (those of the first offers that anvil evicted are sent anew).
+//!
 //! The network: four participants with channels among themselves (they run no node), and
 //! our account with tokens. A join of 1000 with target 3 and joinable 0.4 gives
 //! 1000 × 0.6 / 3 = 200 to each of three partners (SPEC §3); the leave tests check that
@@ -433,6 +439,107 @@ impl Call {
             Call::Unknown { to, selector } => format!("unknown {to:?} {selector:?}"),
         }
     }
+}
+
+async fn raw(provider: &RootProvider, method: &'static str, params: Value) -> Value {
+    provider
+        .raw_request(method.into(), params)
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
+}
+
+/// A join whose transactions are stuck (no blocks), killed right after the first
+/// replacement was journaled and sent; restarted while every block's base fee is above
+/// the first offers and below the replacement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_killed_after_a_replacement_was_sent() {
+    let point = "replacement journaled and sent, old one not yet marked";
+    let started = Instant::now();
+    let mut world = World::start().await;
+    world
+        .args
+        .extend(["--tx-replace-after".into(), "1s".into()]);
+    raw(&world.provider, "evm_setIntervalMining", json!([0])).await;
+    raw(&world.provider, "evm_setAutomine", json!([false])).await;
+    let mut first = world.node("first run", Some(point)).await;
+    world.crash_during(&mut first, "PUT", point).await;
+    let killed = started.elapsed();
+
+    // Blocks again, each with a base fee 7 % above the first offers (anvil evicts them)
+    // and below the replacement (at least 10 % above).
+    let datadir = world._files.path().join("datadir");
+    let store = tokennet::node::store::Store::open(&datadir).unwrap();
+    let before = store.journal_entries().unwrap();
+    store.close().unwrap();
+    assert!(
+        before.iter().any(|e| e.replaces.is_some()),
+        "a replacement journaled before the crash: {before:#?}"
+    );
+    let first_offer = before
+        .iter()
+        .filter(|e| e.replaces.is_none())
+        .map(|e| e.fees.max_fee_per_gas)
+        .max()
+        .unwrap();
+    let base_fee = first_offer * 107 / 100;
+    let provider = world.provider.clone();
+    let pressure = tokio::spawn(async move {
+        loop {
+            raw(
+                &provider,
+                "anvil_setNextBlockBaseFeePerGas",
+                json!([format!("{base_fee:#x}")]),
+            )
+            .await;
+            raw(&provider, "evm_mine", json!([])).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let second = world.node("after the restart", None).await;
+    let partners = world
+        .wait_joined(&second, "join killed at the replacement, after the restart")
+        .await;
+    pressure.abort();
+    let calls = world.check_chain(point).await;
+    world.assert_join_calls(&calls, &partners, point);
+
+    // The journal: the replaced transaction and the one that won, of one nonce.
+    let store = tokennet::node::store::Store::open(&datadir).unwrap();
+    let entries = store.journal_entries().unwrap();
+    let replacement = entries
+        .iter()
+        .find(|e| e.replaces.is_some())
+        .unwrap_or_else(|| panic!("a replacement in the journal: {entries:#?}"));
+    let nonce: Vec<_> = entries
+        .iter()
+        .filter(|e| e.nonce == replacement.nonce)
+        .collect();
+    assert_eq!(
+        nonce
+            .iter()
+            .filter(|e| e.outcome.as_deref() == Some("confirmed"))
+            .count(),
+        1,
+        "one of nonce {} confirmed: {nonce:#?}",
+        replacement.nonce
+    );
+    assert!(
+        nonce
+            .iter()
+            .filter(|e| e.outcome.as_deref() != Some("confirmed"))
+            .all(|e| e.outcome.as_deref() == Some("replaced")),
+        "the others of nonce {} replaced: {nonce:#?}",
+        replacement.nonce
+    );
+    assert!(
+        entries.iter().all(|e| e.outcome.is_some()),
+        "every entry resolved: {entries:#?}"
+    );
+    eprintln!(
+        "join killed at {point:?}: killed after {killed:?}, done after {:?}",
+        started.elapsed()
+    );
+    drop((first, second));
 }
 
 /// A join killed at `point`, then restarted.

@@ -19,11 +19,16 @@
 //!   (the chain keeps the nonces). [`Chain::confirm`] waits until it is mined and
 //!   confirmed, and reports its outcome. Submitting several transactions and then
 //!   confirming them together is how a join takes one block instead of one per step.
+//! * **Replacement.** A transaction that waits too long can be signed again with its
+//!   nonce and higher fees ([`Chain::replace`]) and sent with [`Chain::send`]. The
+//!   transactions sharing a nonce are alternatives: at most one of them is ever mined,
+//!   and [`Chain::confirm`] of each other one ends in [`ChainError::Dropped`] once it is.
 //! * **Errors.** [`ChainError`] says which failures are the caller's (not enough ETH, a
 //!   broken contract rule) and which are the chain's (RPC failure, not mined in time).
 //!   A `Chain` never panics on a chain failure.
 
 pub mod ethereum;
+pub mod fees;
 pub mod gas;
 pub mod sim;
 
@@ -33,6 +38,7 @@ use std::time::Duration;
 use alloy_primitives::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use crate::chain::fees::Fees;
 use crate::connection::Action;
 use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
 
@@ -231,6 +237,8 @@ pub struct SignedTx {
     pub transaction: Transaction,
     /// The signed envelope as the chain takes it (empty for the simulated chain).
     pub raw: Bytes,
+    /// The fees it offers.
+    pub fees: Fees,
 }
 
 /// A transaction handed to the chain and not yet confirmed.
@@ -242,6 +250,9 @@ pub struct PendingTx {
     pub nonce: u64,
     /// What was sent.
     pub transaction: Transaction,
+    /// The fees it offers (zero when unknown: journaled by a tokennet that did not
+    /// record them).
+    pub fees: Fees,
 }
 
 impl Transaction {
@@ -407,8 +418,9 @@ pub trait Chain: Clone + Send + Sync + 'static {
         transaction: Transaction,
     ) -> impl Future<Output = Result<SignedTx, ChainError>> + Send;
 
-    /// Sends a signed transaction; returns once the chain has accepted it. On failure the
-    /// nonce is given back, so that the next transaction does not wait behind a gap.
+    /// Sends a signed transaction (a new one, or a replacement from [`Chain::replace`]);
+    /// returns once the chain has accepted it. On failure the nonce of a new transaction
+    /// is given back, so that the next transaction does not wait behind a gap.
     fn send(&self, signed: SignedTx) -> impl Future<Output = Result<PendingTx, ChainError>> + Send;
 
     /// Signs and sends `transaction`; returns once the chain has accepted it.
@@ -448,6 +460,18 @@ pub trait Chain: Clone + Send + Sync + 'static {
         &self,
         pending: &PendingTx,
     ) -> impl Future<Output = Result<Receipt, ChainError>> + Send;
+
+    /// Signs `stuck` again with its nonce and both fees raised enough for the chain to
+    /// take it in place of `stuck` (at least 10 %: see [`fees::bump`]), or to the
+    /// chain's current price if that is higher, without a fee cap above `max_fee_per_gas`
+    /// (wei). `None` when the cap leaves no room for such a raise. Does not send it:
+    /// the caller journals it first, then hands it to [`Chain::send`]; whichever of the
+    /// transactions sharing the nonce is mined wins, and the others are dropped.
+    fn replace(
+        &self,
+        stuck: &PendingTx,
+        max_fee_per_gas: u128,
+    ) -> impl Future<Output = Result<Option<SignedTx>, ChainError>> + Send;
 
     /// How often it is worth asking for new blocks.
     fn poll_interval(&self) -> Duration;

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::time::Instant;
 
 use super::store::TxOutcome;
 use super::view::ChannelPhase;
@@ -63,31 +65,168 @@ impl<C: Chain> Node<C> {
 
     /// Waits for a submitted transaction, at most the tx timeout, and journals how it
     /// ended (a timeout leaves it unresolved: it may still be mined).
+    ///
+    /// After each `tx_replace_after` without inclusion it is signed again with its nonce
+    /// and higher fees, up to the fee cap, and the replacement waited for as well: the
+    /// first of them to be mined is the outcome, and the others are journaled as
+    /// replaced. Replacements journaled before a restart are waited for too. When the
+    /// chain has dropped every one of them, the call fails as dropped, as before: sending
+    /// anew is safe, and the caller's next call does it.
     pub(super) async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
         let timeout = self.inner.config.tx_timeout;
-        let result = match tokio::time::timeout(timeout, self.inner.chain.confirm(pending)).await {
-            Ok(result) => result,
-            Err(_) => Err(ChainError::NotMined {
-                transaction: pending.transaction.name(),
-                hash: pending.hash,
-                timeout,
-            }),
+        // Never zero: a zero period would replace in a busy loop.
+        let period = self
+            .inner
+            .config
+            .tx_replace_after
+            .max(Duration::from_millis(1));
+        let deadline = Instant::now() + timeout;
+        let mut next_replacement = Instant::now() + period;
+        let mut candidates = self
+            .inner
+            .store
+            .journal_alternatives(pending)
+            .unwrap_or_default();
+        if !candidates.iter().any(|c| c.hash == pending.hash) {
+            candidates.push(pending.clone());
+        }
+        // The one to outbid next: the highest offer so far.
+        let mut latest = pending.clone();
+        for candidate in &candidates {
+            if candidate.fees.max_fee_per_gas > latest.fees.max_fee_per_gas {
+                latest = candidate.clone();
+            }
+        }
+        let mut waiting: FuturesUnordered<_> = candidates
+            .into_iter()
+            .map(|tx| confirm_one(self.inner.chain.clone(), tx))
+            .collect();
+        let mut warned_at_cap = false;
+        let (winner, result) = loop {
+            tokio::select! {
+                Some((tx, result)) = waiting.next() => match result {
+                    // Most likely another transaction of this nonce took its place: the
+                    // others tell what happened.
+                    Err(ChainError::Dropped { .. }) if !waiting.is_empty() => continue,
+                    result => break (tx, result),
+                },
+                () = tokio::time::sleep_until(next_replacement) => {
+                    next_replacement += period;
+                    match self.replace(&latest).await {
+                        Replacement::Sent(replacement) => {
+                            waiting.push(confirm_one(self.inner.chain.clone(), replacement.clone()));
+                            latest = replacement;
+                        }
+                        Replacement::AtCap if !warned_at_cap => {
+                            warned_at_cap = true;
+                            tracing::warn!(
+                                transaction = latest.transaction.name(),
+                                tx = %latest.hash,
+                                nonce = latest.nonce,
+                                max_fee_per_gas = latest.fees.max_fee_per_gas,
+                                cap = self.inner.config.max_fee_per_gas,
+                                "not mined, and the fee cap (--max-fee-gwei) leaves no room for a replacement; waiting"
+                            );
+                        }
+                        Replacement::AtCap | Replacement::Failed => {}
+                    }
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    let error = ChainError::NotMined {
+                        transaction: latest.transaction.name(),
+                        hash: latest.hash,
+                        timeout,
+                    };
+                    break (latest, Err(error));
+                },
+            }
         };
-        match &result {
-            Ok(receipt) => self.resolve(
-                pending.hash,
-                TxOutcome::Confirmed,
-                &format!("block {}", receipt.block),
-            ),
+        let others = match &result {
+            Ok(receipt) => {
+                self.resolve(
+                    winner.hash,
+                    TxOutcome::Confirmed,
+                    &format!("block {}", receipt.block),
+                );
+                Some(TxOutcome::Replaced)
+            }
             Err(error @ ChainError::Reverted { .. }) => {
-                self.resolve(pending.hash, TxOutcome::Reverted, &error.to_string())
+                self.resolve(winner.hash, TxOutcome::Reverted, &error.to_string());
+                Some(TxOutcome::Replaced)
             }
             Err(error @ (ChainError::Dropped { .. } | ChainError::InsufficientEth { .. })) => {
-                self.resolve(pending.hash, TxOutcome::Dropped, &error.to_string())
+                self.resolve(winner.hash, TxOutcome::Dropped, &error.to_string());
+                Some(TxOutcome::Dropped)
             }
-            Err(ChainError::NotMined { .. } | ChainError::Rpc(_)) => {}
+            Err(ChainError::NotMined { .. } | ChainError::Rpc(_)) => None,
+        };
+        if let Some(outcome) = others {
+            // Every other transaction of the nonce: none of them can be mined any more.
+            let detail = match outcome {
+                TxOutcome::Replaced => {
+                    format!("{} of the same nonce was mined instead", winner.hash)
+                }
+                _ => format!("dropped, as {} of the same nonce", winner.hash),
+            };
+            for other in self
+                .inner
+                .store
+                .journal_alternatives(&winner)
+                .unwrap_or_default()
+            {
+                self.resolve(other.hash, outcome, &detail);
+            }
         }
         result
+    }
+
+    /// Signs `stuck` again with higher fees, journals the replacement, and sends it,
+    /// under the node's submission lock.
+    async fn replace(&self, stuck: &PendingTx) -> Replacement {
+        let _one_at_a_time = self.inner.submission.lock().await;
+        if self.is_shutting_down() {
+            return Replacement::Failed;
+        }
+        let cap = self.inner.config.max_fee_per_gas;
+        let signed = match self.inner.chain.replace(stuck, cap).await {
+            Ok(Some(signed)) => signed,
+            Ok(None) => return Replacement::AtCap,
+            Err(error) => {
+                tracing::warn!(%error, tx = %stuck.hash, "could not sign a replacement; waiting");
+                return Replacement::Failed;
+            }
+        };
+        // Journaled before it leaves, as every transaction: a restart waits for it too.
+        if let Err(error) = self.inner.store.journal_replacement(&signed, stuck.hash) {
+            tracing::warn!(%error, tx = %stuck.hash, "could not journal a replacement; not sending it");
+            return Replacement::Failed;
+        }
+        let hash = signed.hash;
+        let fees = signed.fees;
+        match self.inner.chain.send(signed).await {
+            Ok(replacement) => {
+                tracing::info!(
+                    transaction = stuck.transaction.name(),
+                    nonce = stuck.nonce,
+                    replaced = %stuck.hash,
+                    tx = %hash,
+                    max_fee_per_gas = fees.max_fee_per_gas,
+                    max_priority_fee_per_gas = fees.max_priority_fee_per_gas,
+                    "not mined in time: replaced with higher fees"
+                );
+                crash_point("replacement journaled and sent, old one not yet marked");
+                Replacement::Sent(replacement)
+            }
+            Err(error) => {
+                // The one it would replace may just have been mined ("nonce too low"), or
+                // the chain wants more: keep waiting for what is out there.
+                tracing::warn!(%error, tx = %stuck.hash, "replacement refused; waiting");
+                if !matches!(error, ChainError::Rpc(_)) {
+                    self.resolve(hash, TxOutcome::Dropped, &error.to_string());
+                }
+                Replacement::Failed
+            }
+        }
     }
 
     fn resolve(&self, hash: B256, outcome: TxOutcome, detail: &str) {
@@ -441,6 +580,26 @@ fn crash_point(name: &str) {
             std::thread::park();
         }
     }
+}
+
+/// What became of an attempt to replace a stuck transaction.
+enum Replacement {
+    /// Sent: wait for it too.
+    Sent(PendingTx),
+    /// The fee cap leaves no room for a higher offer.
+    AtCap,
+    /// Not sent this time (logged); the next period tries again.
+    Failed,
+}
+
+/// One transaction's confirmation with the transaction it is about, so that several can
+/// be awaited together.
+async fn confirm_one<C: Chain>(
+    chain: C,
+    tx: PendingTx,
+) -> (PendingTx, Result<Receipt, ChainError>) {
+    let result = chain.confirm(&tx).await;
+    (tx, result)
 }
 
 fn is_open(transaction: &Transaction) -> bool {

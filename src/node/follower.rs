@@ -167,16 +167,30 @@ impl<C: Chain> Node<C> {
         if unresolved.is_empty() {
             return;
         }
+        // A transaction and its replacements (one nonce, one purpose) are one wait:
+        // `confirm` of the last one signed waits for all of them, resolves whichever is
+        // mined, and marks the others replaced.
+        let mut groups: Vec<crate::chain::PendingTx> = Vec::new();
+        for pending in unresolved {
+            let purpose = pending.transaction.purpose();
+            match groups
+                .iter_mut()
+                .find(|g| g.nonce == pending.nonce && g.transaction.purpose() == purpose)
+            {
+                Some(group) => *group = pending,
+                None => groups.push(pending),
+            }
+        }
         tracing::info!(
-            transactions = unresolved.len(),
+            transactions = groups.len(),
             "waiting for the transactions sent before the restart"
         );
-        let outcomes = join_all(unresolved.iter().map(|pending| self.confirm(pending))).await;
-        for (pending, outcome) in unresolved.iter().zip(outcomes) {
+        let outcomes = join_all(groups.iter().map(|pending| self.confirm(pending))).await;
+        for (pending, outcome) in groups.iter().zip(outcomes) {
             match outcome {
                 Ok(receipt) => tracing::info!(
                     transaction = pending.transaction.name(),
-                    tx = %pending.hash,
+                    tx = %receipt.hash,
                     nonce = pending.nonce,
                     block = receipt.block,
                     "transaction sent before the restart: confirmed"

@@ -33,6 +33,14 @@ use store::{ConnectionState, Loaded, Store, StoredConnection};
 
 /// Default time a transaction may take to be mined before the call answers 408.
 pub const DEFAULT_TX_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default time a transaction waits for inclusion before it is replaced with higher fees
+/// (SPEC §7): about five blocks of a real chain, long enough not to outbid ourselves in a
+/// block that is merely late.
+pub const DEFAULT_TX_REPLACE_AFTER: Duration = Duration::from_secs(60);
+/// Default cap on the fee per gas of a replacement, in gwei: ten times the base fee of a
+/// busy day on mainnet, so that bumps clear any ordinary spike, while a runaway one costs
+/// at most 200 gwei × ~150,000 gas ≈ 0.03 ETH for a channel open.
+pub const DEFAULT_MAX_FEE_GWEI: u64 = 200;
 /// The reveal timeout reported in channel objects (no payments, so nothing uses it).
 pub const DEFAULT_REVEAL_TIMEOUT: u64 = 50;
 
@@ -43,6 +51,11 @@ pub struct NodeConfig {
     pub tx_timeout: Duration,
     /// Seed of the partner choices.
     pub seed: u64,
+    /// Time a transaction waits for inclusion before it is replaced with higher fees,
+    /// and again after each further period.
+    pub tx_replace_after: Duration,
+    /// The most a replacement offers per gas, in wei.
+    pub max_fee_per_gas: u128,
 }
 
 impl Default for NodeConfig {
@@ -50,6 +63,8 @@ impl Default for NodeConfig {
         Self {
             tx_timeout: DEFAULT_TX_TIMEOUT,
             seed: 0,
+            tx_replace_after: DEFAULT_TX_REPLACE_AFTER,
+            max_fee_per_gas: u128::from(DEFAULT_MAX_FEE_GWEI) * crate::chain::fees::WEI_PER_GWEI,
         }
     }
 }
@@ -66,6 +81,19 @@ impl<C: Chain> NodeBuilder<C> {
     /// Time a transaction may take to be mined.
     pub fn tx_timeout(mut self, timeout: Duration) -> Self {
         self.config.tx_timeout = timeout;
+        self
+    }
+
+    /// Time a transaction waits for inclusion before it is replaced with the same nonce
+    /// and higher fees, and again after each further period.
+    pub fn tx_replace_after(mut self, period: Duration) -> Self {
+        self.config.tx_replace_after = period;
+        self
+    }
+
+    /// The most a replacement offers per gas, in wei; at the cap the node keeps waiting.
+    pub fn max_fee_per_gas(mut self, wei: u128) -> Self {
+        self.config.max_fee_per_gas = wei;
         self
     }
 

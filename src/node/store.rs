@@ -6,8 +6,11 @@
 //!   from the cursor;
 //! * checkpoints (hashes of recently applied blocks), to notice a reorganisation and find
 //!   where the chain forked;
-//! * a journal of the transactions sent: each is written, with its hash, nonce and
-//!   purpose, *before* it is handed to the chain, and marked with its outcome once known.
+//! * a journal of the transactions sent: each is written, with its hash, nonce, purpose
+//!   and fees, *before* it is handed to the chain, and marked with its outcome once
+//!   known. A replacement (the same nonce and purpose, higher fees) is a row of its own
+//!   linked to the one it replaces; once one of them is mined, it is `confirmed` (or
+//!   `reverted`) and the others `replaced`.
 //!
 //! The database is in WAL mode with full synchronisation: a write that returned is on
 //! disk, whatever happens to the process next. The schema is versioned (SQLite's
@@ -19,7 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::chain::{ChainEvent, EventRecord, PendingTx, SignedTx, Transaction};
+use crate::chain::{ChainEvent, EventRecord, Fees, PendingTx, SignedTx, Transaction};
 use crate::connection::{ConnectionParams, JoinableFraction};
 use crate::types::{Address, ChannelId, B256, U256};
 
@@ -101,7 +104,16 @@ const MIGRATIONS: &[&str] = &[
          FROM events, (SELECT 1 AS n UNION ALL SELECT 2) AS side
          WHERE json_type(record, '$.event.ChannelOpened') IS NOT NULL
          ORDER BY block;",
+    // 3: replacements. A transaction signed again with its nonce and higher fees is a row
+    // of its own that names the one it replaces; each row keeps the fees it offered, so
+    // that the next replacement (after a restart too) bids above the last one.
+    "ALTER TABLE journal ADD COLUMN replaces TEXT;
+     ALTER TABLE journal ADD COLUMN fees TEXT;
+     CREATE INDEX journal_unresolved_by_nonce ON journal (nonce) WHERE outcome IS NULL;",
 ];
+
+/// A journal row as read: hash, nonce, transaction JSON, fees JSON.
+type JournalRow = (String, u64, String, Option<String>);
 
 /// Appends between two compactions of the event log.
 const APPENDS_PER_COMPACTION: u64 = 64;
@@ -226,18 +238,42 @@ pub enum TxOutcome {
     Confirmed,
     /// Mined and confirmed, refused by a contract rule.
     Reverted,
-    /// Never mined: dropped, replaced, or never accepted by the chain.
+    /// Never mined: dropped, or never accepted by the chain.
     Dropped,
+    /// Never mined: another transaction of ours with its nonce (a replacement with
+    /// higher fees, or the one it replaced) was mined instead.
+    Replaced,
 }
 
 impl TxOutcome {
-    fn as_str(self) -> &'static str {
+    /// How the journal writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             TxOutcome::Confirmed => "confirmed",
             TxOutcome::Reverted => "reverted",
             TxOutcome::Dropped => "dropped",
+            TxOutcome::Replaced => "replaced",
         }
     }
+}
+
+/// One row of the transaction journal, as [`Store::journal_entries`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The account nonce it uses.
+    pub nonce: u64,
+    /// What it is for ([`Transaction::purpose`]).
+    pub purpose: String,
+    /// How it ended (`confirmed`, `reverted`, `dropped`, `replaced`); `None` while in
+    /// flight.
+    pub outcome: Option<String>,
+    /// The transaction it replaces (same nonce and purpose, lower fees), if it is a
+    /// replacement.
+    pub replaces: Option<B256>,
+    /// The fees it offered (zero for rows written before schema 3).
+    pub fees: Fees,
 }
 
 /// What a restart finds in the database.
@@ -414,14 +450,36 @@ impl Store {
         })
     }
 
-    /// A journal row (hash, nonce, transaction JSON) as the transaction in flight.
-    fn pending(&self, (hash, nonce, tx): (String, u64, String)) -> Result<PendingTx, StoreError> {
+    /// A journal row (hash, nonce, transaction JSON, fees JSON) as the transaction in
+    /// flight.
+    fn pending(&self, (hash, nonce, tx, fees): JournalRow) -> Result<PendingTx, StoreError> {
         Ok(PendingTx {
             hash: hash.parse().map_err(|e| self.corrupt("hash", e))?,
             nonce,
             transaction: serde_json::from_str::<Transaction>(&tx)
                 .map_err(|e| self.corrupt("transaction", e))?,
+            fees: self.fees(fees)?,
         })
+    }
+
+    fn fees(&self, fees: Option<String>) -> Result<Fees, StoreError> {
+        fees.map(|text| serde_json::from_str(&text).map_err(|e| self.corrupt("fees", e)))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// The journal rows `sql` selects as (hash, nonce, tx, fees), as transactions.
+    fn journal_rows(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<PendingTx>, StoreError> {
+        self.rows(sql, params, |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .into_iter()
+        .map(|row| self.pending(row))
+        .collect()
     }
 
     /// Binds the database to one account and one chain on first use; afterwards refuses
@@ -726,20 +784,34 @@ impl Store {
 
     /// Journals a transaction before it is handed to the chain.
     pub fn journal_signed(&self, signed: &SignedTx) -> Result<(), StoreError> {
+        self.journal_insert(signed, None)
+    }
+
+    /// Journals a replacement of `replaces` (the same nonce and purpose, higher fees)
+    /// before it is handed to the chain.
+    pub fn journal_replacement(&self, signed: &SignedTx, replaces: B256) -> Result<(), StoreError> {
+        self.journal_insert(signed, Some(replaces))
+    }
+
+    fn journal_insert(&self, signed: &SignedTx, replaces: Option<B256>) -> Result<(), StoreError> {
         let tx = serde_json::to_string(&signed.transaction)
             .map_err(|e| self.corrupt("transaction", e))?;
+        let fees = serde_json::to_string(&signed.fees).map_err(|e| self.corrupt("fees", e))?;
         self.with(|c| {
             c.execute(
                 // The same transaction signed again after it was dropped has the same
                 // hash: it is in flight once more.
-                "INSERT INTO journal (hash, nonce, purpose, name, tx) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO journal (hash, nonce, purpose, name, tx, replaces, fees)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (hash) DO UPDATE SET outcome = NULL, detail = NULL",
                 params![
                     signed.hash.to_string(),
                     signed.nonce,
                     signed.transaction.purpose(),
                     signed.transaction.name(),
-                    tx
+                    tx,
+                    replaces.map(|hash| hash.to_string()),
+                    fees
                 ],
             )
             .map(|_| ())
@@ -769,39 +841,77 @@ impl Store {
         })
     }
 
-    /// Journaled transactions whose outcome is not known yet, in nonce order.
+    /// Journaled transactions whose outcome is not known yet, in nonce order (the
+    /// replacements of one nonce in the order they were signed).
     pub fn journal_unresolved(&self) -> Result<Vec<PendingTx>, StoreError> {
-        self.rows(
-            "SELECT hash, nonce, tx FROM journal WHERE outcome IS NULL ORDER BY nonce",
+        self.journal_rows(
+            "SELECT hash, nonce, tx, fees FROM journal WHERE outcome IS NULL
+             ORDER BY nonce, rowid",
             [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?
-        .into_iter()
-        .map(|row| self.pending(row))
-        .collect()
-    }
-
-    /// The unresolved journaled transaction with this purpose, if any.
-    pub fn journal_in_flight(&self, purpose: &str) -> Result<Option<PendingTx>, StoreError> {
-        self.rows(
-            "SELECT hash, nonce, tx FROM journal WHERE purpose = ?1 AND outcome IS NULL
-             ORDER BY nonce DESC LIMIT 1",
-            [purpose],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?
-        .into_iter()
-        .next()
-        .map(|row| self.pending(row))
-        .transpose()
-    }
-
-    /// Every journal entry as (purpose, outcome), oldest first: for tests and operators.
-    pub fn journal_entries(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        self.rows(
-            "SELECT purpose, outcome FROM journal ORDER BY rowid",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
         )
+    }
+
+    /// The unresolved journaled transaction with this purpose, if any: of several sharing
+    /// a nonce, the last one signed (the highest fees).
+    pub fn journal_in_flight(&self, purpose: &str) -> Result<Option<PendingTx>, StoreError> {
+        Ok(self
+            .journal_rows(
+                "SELECT hash, nonce, tx, fees FROM journal WHERE purpose = ?1 AND outcome IS NULL
+                 ORDER BY nonce DESC, rowid DESC LIMIT 1",
+                [purpose],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    /// The unresolved transactions that are alternatives of `pending` (itself included):
+    /// those with its nonce and purpose, the ones replacing each other, oldest first.
+    pub fn journal_alternatives(&self, pending: &PendingTx) -> Result<Vec<PendingTx>, StoreError> {
+        self.journal_rows(
+            "SELECT hash, nonce, tx, fees FROM journal
+             WHERE nonce = ?1 AND purpose = ?2 AND outcome IS NULL ORDER BY rowid",
+            params![pending.nonce, pending.transaction.purpose()],
+        )
+    }
+
+    /// Every journal entry, oldest first: for tests and operators.
+    pub fn journal_entries(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        type Row = (
+            String,
+            u64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = self.rows(
+            "SELECT hash, nonce, purpose, outcome, replaces, fees FROM journal ORDER BY rowid",
+            [],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            },
+        )?;
+        rows.into_iter()
+            .map(|(hash, nonce, purpose, outcome, replaces, fees)| {
+                Ok(JournalEntry {
+                    hash: hash.parse().map_err(|e| self.corrupt("hash", e))?,
+                    nonce,
+                    purpose,
+                    outcome,
+                    replaces: replaces
+                        .map(|h| h.parse().map_err(|e| self.corrupt("hash", e)))
+                        .transpose()?,
+                    fees: self.fees(fees)?,
+                })
+            })
+            .collect()
     }
 
     /// Checkpoints the write-ahead log into the database file and closes it. Later calls
@@ -906,6 +1016,7 @@ mod tests {
                 total_deposit: TokenAmount(U256::from(20u64)),
             },
             raw: Default::default(),
+            fees: Fees::legacy(1),
         };
         store.journal_signed(&signed).unwrap();
         store.close().unwrap();
@@ -999,6 +1110,96 @@ mod tests {
         assert!(loaded.participants.iter().all(|p| p.0 == address(1)));
     }
 
+    fn deposit_tx(total: u64) -> Transaction {
+        Transaction::SetTotalDeposit {
+            token_network: address(1),
+            channel_id: ChannelId(2),
+            partner: address(3),
+            total_deposit: TokenAmount(U256::from(total)),
+        }
+    }
+
+    #[test]
+    fn a_version_2_database_is_migrated_and_its_journal_takes_replacements() {
+        let dir = tempfile::tempdir().unwrap();
+        let in_flight = B256::repeat_byte(0xaa);
+        {
+            let connection = Connection::open(dir.path().join(STATE_FILE_NAME)).unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            connection.execute_batch(MIGRATIONS[1]).unwrap();
+            connection.pragma_update(None, "user_version", 2).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO journal (hash, nonce, purpose, name, tx) VALUES (?1, 7, ?2, ?3, ?4)",
+                    params![
+                        in_flight.to_string(),
+                        deposit_tx(20).purpose(),
+                        deposit_tx(20).name(),
+                        serde_json::to_string(&deposit_tx(20)).unwrap()
+                    ],
+                )
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let version: u32 = store
+            .with(|c| {
+                c.pragma_query_value(None, "user_version", |row| row.get(0))
+                    .map_err(|e| store.sql(e))
+            })
+            .unwrap();
+        assert_eq!(version, 3);
+        // The row written before the migration: in flight, fees unknown (zero).
+        let old = store
+            .journal_in_flight(&deposit_tx(20).purpose())
+            .unwrap()
+            .unwrap();
+        assert_eq!((old.hash, old.nonce), (in_flight, 7));
+        assert_eq!(old.fees, Fees::default());
+
+        let fees = Fees::eip1559(3_000_000_000, 1_000_000_000);
+        let replacement = SignedTx {
+            hash: B256::repeat_byte(0xbb),
+            nonce: 7,
+            transaction: deposit_tx(20),
+            raw: Default::default(),
+            fees,
+        };
+        store.journal_replacement(&replacement, in_flight).unwrap();
+        let latest = store
+            .journal_in_flight(&deposit_tx(20).purpose())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (latest.hash, latest.fees),
+            (replacement.hash, fees),
+            "the last one signed"
+        );
+        let alternatives: Vec<B256> = store
+            .journal_alternatives(&old)
+            .unwrap()
+            .iter()
+            .map(|p| p.hash)
+            .collect();
+        assert_eq!(alternatives, vec![in_flight, replacement.hash]);
+
+        store
+            .journal_resolve(replacement.hash, TxOutcome::Confirmed, "block 9")
+            .unwrap();
+        store
+            .journal_resolve(in_flight, TxOutcome::Replaced, "replaced")
+            .unwrap();
+        store.close().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.journal_unresolved().unwrap().is_empty());
+        let entries = store.journal_entries().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].outcome.as_deref(), Some("replaced"));
+        assert_eq!(entries[0].replaces, None);
+        assert_eq!(entries[1].outcome.as_deref(), Some("confirmed"));
+        assert_eq!(entries[1].replaces, Some(in_flight));
+        assert_eq!((entries[1].nonce, entries[1].fees), (7, fees));
+    }
+
     #[test]
     fn compaction_keeps_what_a_reorganisation_could_still_take_back() {
         let dir = tempfile::tempdir().unwrap();
@@ -1034,6 +1235,7 @@ mod tests {
             nonce: 0,
             transaction: Transaction::RegisterToken { token: address(7) },
             raw: Default::default(),
+            fees: Fees::default(),
         };
         store.journal_signed(&signed).unwrap();
         assert_eq!(store.journal_unresolved().unwrap().len(), 1);

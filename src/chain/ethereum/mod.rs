@@ -27,6 +27,7 @@ pub use deploy::{deploy, DeployOptions, Deployment};
 pub use signing::{balance_proof_counter_signature_message, closing_signature};
 
 use self::contracts::{ICustomToken, ITokenNetwork, ITokenNetworkRegistry, IERC20};
+use crate::chain::fees::{self, Fees, WEI_PER_GWEI};
 use crate::chain::gas::GAS;
 use crate::chain::{
     BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, SignedTx,
@@ -40,6 +41,9 @@ pub const DEFAULT_CONFIRMATION_BLOCKS: u64 = 5;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Gas limit of a token registration, enough for Raiden 0.50's registry as well as ours.
 const REGISTER_TOKEN_GAS_LIMIT: u64 = 5_000_000;
+/// The tip offered when the node does not answer `eth_maxPriorityFeePerGas`: 1 gwei,
+/// what geth suggests on a quiet chain.
+pub const DEFAULT_PRIORITY_FEE: u128 = WEI_PER_GWEI;
 /// Attempts of a read before it is an RPC failure.
 const READ_ATTEMPTS: u32 = 4;
 
@@ -356,6 +360,84 @@ impl EthChain {
 }
 
 impl EthChain {
+    /// What a transaction should offer now. Where the latest block has a base fee
+    /// (EIP-1559): a tip of `eth_maxPriorityFeePerGas` ([`DEFAULT_PRIORITY_FEE`] if the
+    /// node does not answer it) and a fee cap of twice the base fee plus the tip, which
+    /// stays includable through six full blocks in a row. Without a base fee: a legacy
+    /// transaction at `eth_gasPrice`.
+    async fn market_fees(&self) -> Result<Fees, ChainError> {
+        let base_fee = self
+            .read("eth_getBlockByNumber", || async {
+                let block = self
+                    .inner
+                    .provider
+                    .get_block_by_number(BlockNumberOrTag::Latest)
+                    .await
+                    .map_err(rpc)?
+                    .ok_or_else(|| ChainError::Rpc("no latest block".into()))?;
+                Ok(block.header.base_fee_per_gas)
+            })
+            .await?;
+        match base_fee {
+            Some(base_fee) => {
+                // Asked once, not retried: a node without the method answers the same
+                // every time, and the default tip is a fine answer.
+                let tip = match self.inner.provider.get_max_priority_fee_per_gas().await {
+                    Ok(tip) => tip,
+                    Err(error) => {
+                        tracing::debug!(%error, "eth_maxPriorityFeePerGas failed; using the default tip");
+                        DEFAULT_PRIORITY_FEE
+                    }
+                };
+                Ok(Fees::eip1559(u128::from(base_fee), tip))
+            }
+            None => Ok(Fees::legacy(self.gas_price().await?.saturating_to())),
+        }
+    }
+
+    /// Signs `transaction` with `nonce` and `fees` (an EIP-1559 transaction unless the
+    /// fees are legacy ones).
+    async fn sign_with(
+        &self,
+        transaction: Transaction,
+        nonce: u64,
+        fees: Fees,
+    ) -> Result<SignedTx, ChainError> {
+        let (to, input) = self.encode(&transaction)?;
+        // Not estimated: a deposit sent right after its approve would fail estimation
+        // before the approve is mined. The table's figure with a margin is enough.
+        let mut gas = GAS.gas_of(&transaction) * 3 / 2 + 50_000;
+        if matches!(transaction, Transaction::RegisterToken { .. }) {
+            // Our registry is cheap; Raiden 0.50's needs 3.53 M. Leave room for either.
+            gas = gas.max(REGISTER_TOKEN_GAS_LIMIT);
+        }
+        let request = TransactionRequest::default()
+            .with_from(self.our_address())
+            .with_to(to)
+            .with_input(input)
+            .with_nonce(nonce)
+            .with_chain_id(self.inner.chain_id)
+            .with_gas_limit(gas);
+        let request = if fees.legacy {
+            request.with_gas_price(fees.max_fee_per_gas)
+        } else {
+            request
+                .with_max_fee_per_gas(fees.max_fee_per_gas)
+                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas)
+        };
+        let envelope = request
+            .build(&self.inner.wallet)
+            .await
+            .map_err(|e| ChainError::Rpc(format!("signing {}: {e}", transaction.name())))?;
+        Ok(SignedTx {
+            hash: *envelope.tx_hash(),
+            nonce,
+            transaction,
+            raw: envelope.encoded_2718().into(),
+            fees,
+        })
+    }
+
     /// Whether the node no longer knows a transaction it has no receipt for. An RPC
     /// failure here says nothing: only a definite "unknown" counts.
     async fn was_dropped(&self, pending: &PendingTx) -> bool {
@@ -545,15 +627,7 @@ impl Chain for EthChain {
     }
 
     async fn sign(&self, transaction: Transaction) -> Result<SignedTx, ChainError> {
-        let (to, input) = self.encode(&transaction)?;
-        let gas_price: u128 = self.gas_price().await?.saturating_to();
-        // Not estimated: a deposit sent right after its approve would fail estimation
-        // before the approve is mined. The table's figure with a margin is enough.
-        let mut gas = GAS.gas_of(&transaction) * 3 / 2 + 50_000;
-        if matches!(transaction, Transaction::RegisterToken { .. }) {
-            // Our registry is cheap; Raiden 0.50's needs 3.53 M. Leave room for either.
-            gas = gas.max(REGISTER_TOKEN_GAS_LIMIT);
-        }
+        let fees = self.market_fees().await?;
         let mut nonce_slot = self.inner.next_nonce.lock().await;
         let nonce = match *nonce_slot {
             Some(nonce) => nonce,
@@ -569,43 +643,34 @@ impl Chain for EthChain {
                 .await?
             }
         };
-        let request = TransactionRequest::default()
-            .with_from(self.our_address())
-            .with_to(to)
-            .with_input(input)
-            .with_nonce(nonce)
-            .with_chain_id(self.inner.chain_id)
-            .with_gas_limit(gas)
-            .with_gas_price(gas_price);
-        let envelope = request
-            .build(&self.inner.wallet)
-            .await
-            .map_err(|e| ChainError::Rpc(format!("signing {}: {e}", transaction.name())))?;
+        let signed = self.sign_with(transaction, nonce, fees).await?;
         // The nonce counts as used only once `send` succeeds: a transaction signed and
         // never sent leaves no gap.
         *nonce_slot = Some(nonce);
-        Ok(SignedTx {
-            hash: *envelope.tx_hash(),
-            nonce,
-            transaction,
-            raw: envelope.encoded_2718().into(),
-        })
+        Ok(signed)
     }
 
     async fn send(&self, signed: SignedTx) -> Result<PendingTx, ChainError> {
         let mut nonce_slot = self.inner.next_nonce.lock().await;
         match self.inner.provider.send_raw_transaction(&signed.raw).await {
             Ok(_) => {
-                *nonce_slot = Some(signed.nonce + 1);
+                // A replacement reuses an older nonce: it must not set the next one back.
+                if *nonce_slot == Some(signed.nonce) {
+                    *nonce_slot = Some(signed.nonce + 1);
+                }
                 Ok(PendingTx {
                     hash: signed.hash,
                     nonce: signed.nonce,
                     transaction: signed.transaction,
+                    fees: signed.fees,
                 })
             }
             Err(error) => {
                 // Ask the chain again next time: the nonce may or may not have been used.
-                *nonce_slot = None;
+                // (A refused replacement says nothing about the next nonce.)
+                if *nonce_slot == Some(signed.nonce) {
+                    *nonce_slot = None;
+                }
                 drop(nonce_slot);
                 let message = crate::redact::redact_urls_in(&error.to_string());
                 if message.contains("insufficient funds") {
@@ -733,6 +798,21 @@ impl Chain for EthChain {
                 });
             }
             tokio::time::sleep(poll).await;
+        }
+    }
+
+    async fn replace(
+        &self,
+        stuck: &PendingTx,
+        max_fee_per_gas: u128,
+    ) -> Result<Option<SignedTx>, ChainError> {
+        let market = self.market_fees().await?;
+        match fees::bump(stuck.fees, market, max_fee_per_gas) {
+            Some(fees) => Ok(Some(
+                self.sign_with(stuck.transaction.clone(), stuck.nonce, fees)
+                    .await?,
+            )),
+            None => Ok(None),
         }
     }
 

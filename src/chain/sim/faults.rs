@@ -6,7 +6,10 @@ use crate::types::Address;
 /// What goes wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// The transaction is accepted but never mined (a caller's timeout gives 408).
+    /// The transaction is accepted but never mined (a caller's timeout gives 408). It
+    /// stays in the mempool until a replacement ([`crate::chain::Chain::replace`]) takes
+    /// its place; the replacement is a transaction of its own, hit only by a rule with
+    /// calls left.
     NeverMine,
     /// The transaction is mined but reverts with this reason.
     Revert(String),

@@ -12,7 +12,7 @@
 mod faults;
 pub mod ledger;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use tokio::time::Instant;
 pub use faults::{Fault, FaultRule};
 pub use ledger::{Ledger, Outcome, Revert};
 
+use crate::chain::fees::{self, Fees};
 use crate::chain::gas::{GasTable, GAS};
 use crate::chain::{
     BlockInfo, Chain, ChainError, ChainEvent, EventRecord, PendingTx, Receipt, SignedTx,
@@ -175,6 +176,7 @@ impl SimChainBuilder {
                 default_latency: config.latency,
                 tx_counter: 0,
                 mining_paused: false,
+                replacements: HashSet::new(),
             }),
             blocks,
             config,
@@ -230,6 +232,9 @@ struct SimState {
     tx_counter: u64,
     /// While set, blocks include no transaction.
     mining_paused: bool,
+    /// Replacements signed by [`Chain::replace`] and not sent yet: sending one takes the
+    /// place of its nonce's transaction instead of using a new nonce.
+    replacements: HashSet<B256>,
 }
 
 #[derive(Debug)]
@@ -579,6 +584,7 @@ impl Chain for SimChain {
             nonce,
             transaction,
             raw: Default::default(),
+            fees: Fees::legacy(config.gas_price.saturating_to()),
         })
     }
 
@@ -590,11 +596,35 @@ impl Chain for SimChain {
         if let Some(Fault::RpcFailure(message)) = fault {
             return Err(ChainError::Rpc(message));
         }
-        let cost = config.gas_price * U256::from(config.gas.gas_of(&transaction));
+        // A replacement takes the place of the transaction with its nonce in the mempool
+        // if it offers enough more, as a real node's pool.
+        let replaced = if state.replacements.remove(&signed.hash) {
+            let Some(index) = state
+                .mempool
+                .iter()
+                .position(|e| e.sender == self.account && e.pending.nonce == signed.nonce)
+            else {
+                return Err(ChainError::Rpc(format!(
+                    "nonce too low: nonce {} was mined already",
+                    signed.nonce
+                )));
+            };
+            if !fees::is_enough_to_replace(state.mempool[index].pending.fees, signed.fees) {
+                return Err(ChainError::Rpc(
+                    "replacement transaction underpriced".into(),
+                ));
+            }
+            Some(index)
+        } else {
+            None
+        };
+        let cost =
+            U256::from(signed.fees.max_fee_per_gas) * U256::from(config.gas.gas_of(&transaction));
+        let old_cost = replaced.map_or(U256::ZERO, |index| state.mempool[index].cost);
         let available = state
             .ledger
             .eth_balance(&self.account)
-            .saturating_sub(state.reserved_eth(&self.account));
+            .saturating_sub(state.reserved_eth(&self.account).saturating_sub(old_cost));
         if available < cost {
             return Err(ChainError::InsufficientEth {
                 transaction: transaction.name(),
@@ -618,7 +648,11 @@ impl Chain for SimChain {
             hash: signed.hash,
             nonce: signed.nonce,
             transaction,
+            fees: signed.fees,
         };
+        if let Some(index) = replaced {
+            state.mempool.remove(index);
+        }
         state.mempool.push(MempoolEntry {
             pending: pending.clone(),
             sender: self.account,
@@ -687,6 +721,37 @@ impl Chain for SimChain {
                 return Err(ChainError::Rpc("the simulated chain stopped".into()));
             }
         }
+    }
+
+    async fn replace(
+        &self,
+        stuck: &PendingTx,
+        max_fee_per_gas: u128,
+    ) -> Result<Option<SignedTx>, ChainError> {
+        let config = &self.shared.config;
+        let market = Fees::legacy(config.gas_price.saturating_to());
+        let Some(fees) = fees::bump(stuck.fees, market, max_fee_per_gas) else {
+            return Ok(None);
+        };
+        // The first signature's hash, with the new fee: another transaction of one nonce.
+        let hash = keccak256(
+            [
+                self.account.as_slice(),
+                &stuck.nonce.to_be_bytes(),
+                &config.seed.to_be_bytes(),
+                &self.shared.instance.to_be_bytes(),
+                &fees.max_fee_per_gas.to_be_bytes(),
+            ]
+            .concat(),
+        );
+        self.shared.lock().replacements.insert(hash);
+        Ok(Some(SignedTx {
+            hash,
+            nonce: stuck.nonce,
+            transaction: stuck.transaction.clone(),
+            raw: Default::default(),
+            fees,
+        }))
     }
 
     fn poll_interval(&self) -> Duration {
