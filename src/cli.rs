@@ -191,6 +191,12 @@ pub struct NodeArgs {
     /// Simulated chain: settle timeout of the demo token network (whole seconds).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_SIM_SETTLE_TIMEOUT, value_parser = positive_duration)]
     pub sim_settle_timeout: Duration,
+
+    /// A chain that produces no new block for this long is reported as `stalled` in
+    /// `/status` (and logged). Default: 60s on a real chain (five 12-second Ethereum
+    /// slots), ten block times (--sim-block-time) on the embedded chain.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub chain_stall_timeout: Option<Duration>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {

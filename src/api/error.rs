@@ -71,13 +71,18 @@ impl ApiError {
                 | NodeError::InsufficientTokenBalance { .. } => StatusCode::CONFLICT,
                 NodeError::GasReserve { .. } => StatusCode::PAYMENT_REQUIRED,
                 NodeError::NoSuchChannel { .. } => StatusCode::NOT_FOUND,
-                NodeError::Syncing { .. } | NodeError::ShuttingDown => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                // The chain is not the one the node started on, or cannot be reached:
+                // nothing the client did; try again once it is back.
+                NodeError::Syncing { .. }
+                | NodeError::ShuttingDown
+                | NodeError::WrongChain { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                // No answer of the chain within --tx-timeout (SPEC §2.7).
+                NodeError::ChainSilent { .. } => StatusCode::REQUEST_TIMEOUT,
                 NodeError::Store(_) | NodeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 NodeError::Chain(chain) => match chain {
                     ChainError::InsufficientEth { .. } => StatusCode::PAYMENT_REQUIRED,
                     ChainError::NotMined { .. } => StatusCode::REQUEST_TIMEOUT,
+                    ChainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                     // SPEC §2.3 step 6, §2.4 step 4: a failure other than a timeout
                     // or lack of ETH is a 500 naming the cause (here the broken rule).
                     ChainError::Reverted { .. }

@@ -43,6 +43,7 @@ impl<C: Chain> Node<C> {
             tracing::info!(%purpose, tx = %in_flight.hash, "already in flight; waiting for it instead of sending again");
             return Ok(in_flight);
         }
+        self.ensure_right_chain().await?;
         let signed = self.inner.chain.sign(transaction).await?;
         // Journaled before it leaves: whatever happens next, a restart knows about it.
         store.journal_signed(&signed).map_err(NodeError::store)?;
@@ -85,7 +86,7 @@ impl<C: Chain> Node<C> {
             Err(error @ (ChainError::Dropped { .. } | ChainError::InsufficientEth { .. })) => {
                 self.resolve(pending.hash, TxOutcome::Dropped, &error.to_string())
             }
-            Err(ChainError::NotMined { .. } | ChainError::Rpc(_)) => {}
+            Err(ChainError::NotMined { .. } | ChainError::Rpc(_) | ChainError::Unavailable(_)) => {}
         }
         result
     }

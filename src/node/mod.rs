@@ -6,6 +6,7 @@
 //! waits for the one in progress there, while other token networks and every read go on
 //! at once.
 
+mod chain_watch;
 mod error;
 mod executor;
 mod follower;
@@ -21,6 +22,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
+pub use chain_watch::{
+    ChainHealth, DEFAULT_CHAIN_STALL_TIMEOUT, DEFAULT_STALL_POLLS, IDENTITY_CHECK_POLLS,
+};
 pub use error::NodeError;
 pub use view::{ChannelPhase, NetworkState, OurChannel, View};
 
@@ -42,6 +46,9 @@ pub struct NodeConfig {
     pub tx_timeout: Duration,
     /// Seed of the partner choices.
     pub seed: u64,
+    /// No new head for this long: the chain is reported stalled. `None`:
+    /// [`DEFAULT_STALL_POLLS`] poll intervals of the chain.
+    pub chain_stall_timeout: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -49,6 +56,7 @@ impl Default for NodeConfig {
         Self {
             tx_timeout: DEFAULT_TX_TIMEOUT,
             seed: 0,
+            chain_stall_timeout: None,
         }
     }
 }
@@ -75,6 +83,12 @@ impl<C: Chain> NodeBuilder<C> {
         self
     }
 
+    /// No new head for this long: `/status` says `stalled` (`--chain-stall-timeout`).
+    pub fn chain_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.config.chain_stall_timeout = Some(timeout);
+        self
+    }
+
     /// Keeps the node's state in a SQLite database in `dir` (created if needed), so that
     /// a restart continues where the node stopped. Without it, state lives in memory.
     pub fn datadir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
@@ -86,6 +100,8 @@ impl<C: Chain> NodeBuilder<C> {
     /// or chain, or was written by a newer tokennet), loads it, and starts following the
     /// chain from where the state ends. Must be called inside a tokio runtime.
     pub async fn open(self) -> Result<Node<C>, NodeError> {
+        // What the running node checks the chain against (SPEC §7, hardening item 8).
+        let identity = self.chain.deployment_identity().await?;
         let store = match &self.datadir {
             Some(dir) => {
                 let store = Store::open(dir).map_err(NodeError::store)?;
@@ -107,7 +123,7 @@ impl<C: Chain> NodeBuilder<C> {
                 "state loaded; catching up with the chain"
             );
         }
-        Ok(self.start_with(Arc::new(store), loaded))
+        Ok(self.start_with(Arc::new(store), loaded, Some(identity)))
     }
 
     /// Starts following the chain with its state in memory. Must be called inside a
@@ -118,10 +134,12 @@ impl<C: Chain> NodeBuilder<C> {
         // where nothing else would work either.
         #[allow(clippy::expect_used)]
         let store = Store::in_memory().expect("an in-memory SQLite database opens");
-        self.start_with(Arc::new(store), Loaded::default())
+        self.start_with(Arc::new(store), Loaded::default(), None)
     }
 
-    fn start_with(self, store: Arc<Store>, loaded: Loaded) -> Node<C> {
+    /// `identity`: the chain's [`Chain::deployment_identity`] at the start; `None`: the
+    /// follower reads it first thing.
+    fn start_with(self, store: Arc<Store>, loaded: Loaded, identity: Option<String>) -> Node<C> {
         let us = self.chain.our_address();
         let rng = partner_rng(self.config.seed, us);
         let view = View::restore(
@@ -140,7 +158,18 @@ impl<C: Chain> NodeBuilder<C> {
             head: processed,
             ready: false,
         });
+        let stall_timeout = self.config.chain_stall_timeout.unwrap_or_else(|| {
+            self.chain
+                .poll_interval()
+                .saturating_mul(DEFAULT_STALL_POLLS)
+        });
+        let mut chain_watch = chain_watch::ChainWatch::new(stall_timeout);
+        if let Some(identity) = identity {
+            chain_watch.expect(identity);
+        }
+        let poll_interval = self.chain.poll_interval();
         let inner = Arc::new(Inner {
+            watch: Mutex::new(chain_watch),
             chain: self.chain,
             config: self.config,
             us,
@@ -154,6 +183,7 @@ impl<C: Chain> NodeBuilder<C> {
         });
         let next_block = loaded.cursor.map_or(0, |block| block + 1);
         follower::spawn(Arc::downgrade(&inner), next_block, loaded.connections);
+        chain_watch::spawn_stall_logger(Arc::downgrade(&inner), poll_interval);
         Node { inner }
     }
 }
@@ -179,8 +209,8 @@ struct SyncState {
     ready: bool,
 }
 
-/// Whether the node can take joins and leaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Whether the node can take joins and leaves, and how the chain is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeStatus {
     /// Following the chain.
     Ready,
@@ -188,6 +218,24 @@ pub enum NodeStatus {
     Syncing {
         /// Blocks left.
         blocks_to_sync: u64,
+    },
+    /// The endpoint serves another chain than the one the node started on: the node
+    /// sends nothing (every call that would act answers 503) until it is back.
+    WrongChain {
+        /// What the node started on.
+        expected: String,
+        /// What the endpoint serves now.
+        found: String,
+    },
+    /// The chain has produced no new block for longer than `--chain-stall-timeout`
+    /// (or does not answer). Calls are still taken; they may answer 408 or 503.
+    Stalled {
+        /// Time since the head last advanced.
+        head_age: Duration,
+        /// The newest head seen.
+        head: u64,
+        /// Whether the first catch-up was done.
+        synced: bool,
     },
 }
 
@@ -218,6 +266,8 @@ pub struct ChannelSummary {
 }
 
 pub(crate) struct Inner<C: Chain> {
+    /// The chain's identity, head and answers, as the node watches them.
+    watch: Mutex<chain_watch::ChainWatch>,
     chain: C,
     config: NodeConfig,
     us: Address,
@@ -287,15 +337,23 @@ impl<C: Chain> Node<C> {
         &self.inner.chain
     }
 
-    /// Whether the node follows the chain or is still catching up.
+    /// Whether the node follows the chain or is still catching up, and whether the chain
+    /// is the one it started on and still produces blocks.
     pub fn status(&self) -> NodeStatus {
         let sync = *self.inner.sync.borrow();
-        if sync.ready {
-            NodeStatus::Ready
-        } else {
-            NodeStatus::Syncing {
-                blocks_to_sync: sync.head.saturating_sub(sync.processed),
+        match self.chain_health() {
+            ChainHealth::WrongChain { expected, found } => {
+                NodeStatus::WrongChain { expected, found }
             }
+            ChainHealth::Stalled { head_age, head } => NodeStatus::Stalled {
+                head_age,
+                head,
+                synced: sync.ready,
+            },
+            ChainHealth::Healthy if sync.ready => NodeStatus::Ready,
+            ChainHealth::Healthy => NodeStatus::Syncing {
+                blocks_to_sync: sync.head.saturating_sub(sync.processed),
+            },
         }
     }
 
@@ -378,7 +436,8 @@ impl<C: Chain> Node<C> {
     /// disconnects) does not cut a join between two transactions.
     pub async fn join(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
         let node = self.clone();
-        run_to_completion(async move { node.join_now(token, params).await }).await
+        self.bounded("join", async move { node.join_now(token, params).await })
+            .await
     }
 
     async fn join_now(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
@@ -472,7 +531,8 @@ impl<C: Chain> Node<C> {
     /// Like [`Node::join`], it runs to completion even if the caller goes away.
     pub async fn leave(&self, token: Address) -> Result<Vec<Address>, NodeError> {
         let node = self.clone();
-        run_to_completion(async move { node.leave_now(token).await }).await
+        self.bounded("leave", async move { node.leave_now(token).await })
+            .await
     }
 
     async fn leave_now(&self, token: Address) -> Result<Vec<Address>, NodeError> {
@@ -583,9 +643,35 @@ impl<C: Chain> Node<C> {
         if self.is_shutting_down() {
             return Err(NodeError::ShuttingDown);
         }
-        match self.status() {
-            NodeStatus::Ready => Ok(()),
-            NodeStatus::Syncing { blocks_to_sync } => Err(NodeError::Syncing { blocks_to_sync }),
+        if let Some(wrong) = self.wrong_chain() {
+            return Err(wrong);
+        }
+        let sync = *self.inner.sync.borrow();
+        if sync.ready {
+            // A stalled chain is not refused here: its transactions may still be mined,
+            // and a join or leave is bounded by --tx-timeout anyway.
+            Ok(())
+        } else {
+            Err(NodeError::Syncing {
+                blocks_to_sync: sync.head.saturating_sub(sync.processed),
+            })
+        }
+    }
+
+    /// Refuses, before anything is signed, when the endpoint serves another chain than
+    /// the one the node started on: checked live before every transaction, so that no
+    /// transaction of ours ever reaches another chain, even between two checks of the
+    /// follower. [`Node::submit`] calls it.
+    pub(crate) async fn ensure_right_chain(&self) -> Result<(), NodeError> {
+        if let Some(wrong) = self.wrong_chain() {
+            return Err(wrong);
+        }
+        if self.check_identity().await? {
+            Ok(())
+        } else {
+            Err(self.wrong_chain().unwrap_or_else(|| {
+                NodeError::Internal("the chain's identity changed while it was checked".into())
+            }))
         }
     }
 

@@ -42,6 +42,12 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 const REGISTER_TOKEN_GAS_LIMIT: u64 = 5_000_000;
 /// Attempts of a read before it is an RPC failure.
 const READ_ATTEMPTS: u32 = 4;
+/// Longest wait for one JSON-RPC answer. Without it, a frozen endpoint (a process
+/// stopped with SIGSTOP, a hung proxy: the kernel still accepts the TCP connection) makes
+/// every call wait forever. Ten seconds is far above what a healthy endpoint takes for
+/// the largest request the node makes (`eth_getLogs` over 10,000 blocks), and short
+/// enough that a hung endpoint is reported within a minute.
+pub const RPC_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where and how to reach the chain.
 #[derive(Clone, Debug)]
@@ -77,10 +83,32 @@ struct Inner {
     submission: tokio::sync::Mutex<()>,
     /// Token networks the registry created, learned from its events.
     networks: Mutex<Vec<Address>>,
+    /// The last answer of [`Chain::deployment_identity`]: when it changes, the nonce
+    /// cache belongs to another chain.
+    last_identity: Mutex<Option<String>>,
 }
 
 fn rpc<E: std::fmt::Display>(error: E) -> ChainError {
     ChainError::Rpc(error.to_string())
+}
+
+/// A read's failure: an endpoint that cannot be reached, did not answer within
+/// [`RPC_REQUEST_TIMEOUT`] or answered with an HTTP error is unavailable (503, try
+/// again); an error the endpoint itself answered is an RPC failure.
+fn read_error(error: alloy::transports::TransportError) -> ChainError {
+    if error.is_transport_error() {
+        ChainError::Unavailable(error.to_string())
+    } else {
+        rpc(error)
+    }
+}
+
+/// A contract call's failure, classified like [`read_error`].
+fn call_error(error: alloy::contract::Error) -> ChainError {
+    match error {
+        alloy::contract::Error::TransportError(error) => read_error(error),
+        other => rpc(other),
+    }
 }
 
 impl EthChain {
@@ -90,8 +118,14 @@ impl EthChain {
             .rpc_url
             .parse()
             .map_err(|e| ChainError::Rpc(format!("invalid RPC URL {}: {e}", config.rpc_url)))?;
-        let provider = RootProvider::new_http(url);
-        let chain_id = provider.get_chain_id().await.map_err(rpc)?;
+        let http = alloy::transports::http::reqwest::Client::builder()
+            .timeout(RPC_REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| ChainError::Rpc(format!("building the HTTP client: {e}")))?;
+        let transport = alloy::transports::http::Http::with_client(http, url);
+        let is_local = transport.guess_local();
+        let provider = RootProvider::new(alloy::rpc::client::RpcClient::new(transport, is_local));
+        let chain_id = provider.get_chain_id().await.map_err(read_error)?;
         let wallet = EthereumWallet::from(signer.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -103,6 +137,7 @@ impl EthChain {
                 next_nonce: tokio::sync::Mutex::new(None),
                 submission: tokio::sync::Mutex::new(()),
                 networks: Mutex::new(Vec::new()),
+                last_identity: Mutex::new(None),
             }),
         })
     }
@@ -133,14 +168,19 @@ impl EthChain {
                     // `error` is normally a `ChainError::Rpc` already: keep its message
                     // without its "chain RPC failed: " prefix, which the returned error
                     // adds again (the answer read "chain RPC failed: balanceOf: chain RPC
-                    // failed: …"), and say that the read was retried.
-                    let cause = match error {
-                        ChainError::Rpc(message) => message,
-                        other => other.to_string(),
-                    };
-                    return Err(ChainError::Rpc(format!(
-                        "{what} failed {READ_ATTEMPTS} times: {cause}"
-                    )));
+                    // failed: …"), and say that the read was retried. An endpoint that
+                    // could not be reached stays unavailable (503), not a failure (500).
+                    return Err(match error {
+                        ChainError::Unavailable(cause) => ChainError::Unavailable(format!(
+                            "{what} failed {READ_ATTEMPTS} times: {cause}"
+                        )),
+                        ChainError::Rpc(cause) => {
+                            ChainError::Rpc(format!("{what} failed {READ_ATTEMPTS} times: {cause}"))
+                        }
+                        other => {
+                            ChainError::Rpc(format!("{what} failed {READ_ATTEMPTS} times: {other}"))
+                        }
+                    });
                 }
                 Err(error) => {
                     tracing::debug!(%error, attempt, "read failed; retrying");
@@ -154,7 +194,11 @@ impl EthChain {
 
     async fn head(&self) -> Result<u64, ChainError> {
         self.read("eth_blockNumber", || async {
-            self.inner.provider.get_block_number().await.map_err(rpc)
+            self.inner
+                .provider
+                .get_block_number()
+                .await
+                .map_err(read_error)
         })
         .await
     }
@@ -166,7 +210,7 @@ impl EthChain {
                 .provider
                 .get_block_by_number(BlockNumberOrTag::Number(number))
                 .await
-                .map_err(rpc)?
+                .map_err(read_error)?
                 .ok_or_else(|| ChainError::Rpc(format!("block {number} not found")))?;
             Ok(block.header.timestamp)
         })
@@ -195,7 +239,11 @@ impl EthChain {
             .from_block(from)
             .to_block(to);
         self.read("eth_getLogs", || async {
-            self.inner.provider.get_logs(&filter).await.map_err(rpc)
+            self.inner
+                .provider
+                .get_logs(&filter)
+                .await
+                .map_err(read_error)
         })
         .await
     }
@@ -434,14 +482,18 @@ impl Chain for EthChain {
                 .get_gas_price()
                 .await
                 .map(U256::from)
-                .map_err(rpc)
+                .map_err(read_error)
         })
         .await
     }
 
     async fn eth_balance(&self, owner: Address) -> Result<U256, ChainError> {
         self.read("eth_getBalance", || async {
-            self.inner.provider.get_balance(owner).await.map_err(rpc)
+            self.inner
+                .provider
+                .get_balance(owner)
+                .await
+                .map_err(read_error)
         })
         .await
     }
@@ -458,7 +510,7 @@ impl Chain for EthChain {
                 .call()
                 .await
                 .map(TokenAmount)
-                .map_err(rpc)
+                .map_err(call_error)
         })
         .await
     }
@@ -471,7 +523,7 @@ impl Chain for EthChain {
                     .token_to_token_networks(token)
                     .call()
                     .await
-                    .map_err(rpc)
+                    .map_err(call_error)
             })
             .await?;
         Ok((network != Address::ZERO).then_some(network))
@@ -481,7 +533,7 @@ impl Chain for EthChain {
         let network = ITokenNetwork::new(token_network, &self.inner.provider);
         let timeout = self
             .read("settle_timeout", || async {
-                network.settle_timeout().call().await.map_err(rpc)
+                network.settle_timeout().call().await.map_err(call_error)
             })
             .await?;
         Ok(timeout.saturating_to())
@@ -636,7 +688,7 @@ impl Chain for EthChain {
                 .provider
                 .get_block_by_number(BlockNumberOrTag::Number(number))
                 .await
-                .map_err(rpc)?
+                .map_err(read_error)?
                 .map(|block| block.header.hash))
         })
         .await
@@ -650,17 +702,62 @@ impl Chain for EthChain {
     ) -> Result<U256, ChainError> {
         let erc20 = IERC20::new(token, &self.inner.provider);
         self.read("allowance", || async {
-            erc20.allowance(owner, spender).call().await.map_err(rpc)
+            erc20
+                .allowance(owner, spender)
+                .call()
+                .await
+                .map_err(call_error)
         })
         .await
     }
 
     async fn identity(&self) -> Result<String, ChainError> {
+        // Asked of the endpoint each time, not the id read at `connect`: the node checks
+        // while it runs that the endpoint still serves the chain it started on.
+        let chain_id = self
+            .read("eth_chainId", || async {
+                self.inner.provider.get_chain_id().await.map_err(read_error)
+            })
+            .await?;
         let genesis = self.block_hash(0).await?.unwrap_or_default();
         Ok(format!(
-            "chain {} genesis {genesis} registry {}",
-            self.inner.chain_id, self.inner.config.registry
+            "chain {chain_id} genesis {genesis} registry {}",
+            self.inner.config.registry
         ))
+    }
+
+    async fn deployment_identity(&self) -> Result<String, ChainError> {
+        let identity = self.identity().await?;
+        let registry = self.inner.config.registry;
+        let code = self
+            .read("eth_getCode", || async {
+                self.inner
+                    .provider
+                    .get_code_at(registry)
+                    .await
+                    .map_err(read_error)
+            })
+            .await?;
+        let code = if code.is_empty() {
+            "no contract at the registry".to_string()
+        } else {
+            format!("registry code {}", alloy::primitives::keccak256(&code))
+        };
+        let found = format!("{identity}, {code}");
+        // Another chain behind the endpoint, or the right one back after another: the
+        // nonce kept locally is not this chain's, so the next transaction asks for it.
+        let changed = match self.inner.last_identity.lock() {
+            Ok(mut last) => {
+                let changed = last.as_ref().is_some_and(|last| *last != found);
+                *last = Some(found.clone());
+                changed
+            }
+            Err(_) => true,
+        };
+        if changed {
+            *self.inner.next_nonce.lock().await = None;
+        }
+        Ok(found)
     }
 
     async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
