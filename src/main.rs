@@ -66,7 +66,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     network.node.set_chain_stall_timeout(
         args.chain_stall_timeout.unwrap_or(
             args.sim_block_time
-                .saturating_mul(tokennet::node::DEFAULT_STALL_POLLS),
+                .saturating_mul(tokennet::node::DEFAULT_SIM_STALL_BLOCKS),
         ),
     );
     print_banner(&args, &network);

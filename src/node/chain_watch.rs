@@ -31,9 +31,9 @@ pub const IDENTITY_CHECK_POLLS: u32 = 5;
 /// A missed slot is common and two in a row happen; five in a row mean the chain or the
 /// endpoint has stopped. Chains with faster blocks are covered by the same bound.
 pub const DEFAULT_CHAIN_STALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default stall timeout in polls of the chain, for a node not told otherwise: on the
-/// embedded chain a poll is one block time, so ten block times.
-pub const DEFAULT_STALL_POLLS: u32 = 10;
+/// Default `--chain-stall-timeout` on the embedded chain, in block times
+/// (`--sim-block-time`): its blocks come like clockwork, so ten missing ones mean it stopped.
+pub const DEFAULT_SIM_STALL_BLOCKS: u32 = 10;
 
 /// What the node knows about the chain's health.
 #[derive(Debug)]

@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
 pub use chain_watch::{
-    ChainHealth, DEFAULT_CHAIN_STALL_TIMEOUT, DEFAULT_STALL_POLLS, IDENTITY_CHECK_POLLS,
+    ChainHealth, DEFAULT_CHAIN_STALL_TIMEOUT, DEFAULT_SIM_STALL_BLOCKS, IDENTITY_CHECK_POLLS,
 };
 pub use error::NodeError;
 pub use view::{ChannelPhase, NetworkState, OurChannel, View};
@@ -46,9 +46,8 @@ pub struct NodeConfig {
     pub tx_timeout: Duration,
     /// Seed of the partner choices.
     pub seed: u64,
-    /// No new head for this long: the chain is reported stalled. `None`:
-    /// [`DEFAULT_STALL_POLLS`] poll intervals of the chain.
-    pub chain_stall_timeout: Option<Duration>,
+    /// No new head for this long: the chain is reported stalled.
+    pub chain_stall_timeout: Duration,
 }
 
 impl Default for NodeConfig {
@@ -56,7 +55,7 @@ impl Default for NodeConfig {
         Self {
             tx_timeout: DEFAULT_TX_TIMEOUT,
             seed: 0,
-            chain_stall_timeout: None,
+            chain_stall_timeout: DEFAULT_CHAIN_STALL_TIMEOUT,
         }
     }
 }
@@ -85,7 +84,7 @@ impl<C: Chain> NodeBuilder<C> {
 
     /// No new head for this long: `/status` says `stalled` (`--chain-stall-timeout`).
     pub fn chain_stall_timeout(mut self, timeout: Duration) -> Self {
-        self.config.chain_stall_timeout = Some(timeout);
+        self.config.chain_stall_timeout = timeout;
         self
     }
 
@@ -158,12 +157,7 @@ impl<C: Chain> NodeBuilder<C> {
             head: processed,
             ready: false,
         });
-        let stall_timeout = self.config.chain_stall_timeout.unwrap_or_else(|| {
-            self.chain
-                .poll_interval()
-                .saturating_mul(DEFAULT_STALL_POLLS)
-        });
-        let mut chain_watch = chain_watch::ChainWatch::new(stall_timeout);
+        let mut chain_watch = chain_watch::ChainWatch::new(self.config.chain_stall_timeout);
         if let Some(identity) = identity {
             chain_watch.expect(identity);
         }

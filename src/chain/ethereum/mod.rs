@@ -92,14 +92,17 @@ fn rpc<E: std::fmt::Display>(error: E) -> ChainError {
     ChainError::Rpc(error.to_string())
 }
 
-/// A read's failure: an endpoint that cannot be reached, did not answer within
-/// [`RPC_REQUEST_TIMEOUT`] or answered with an HTTP error is unavailable (503, try
-/// again); an error the endpoint itself answered is an RPC failure.
+/// A read's failure: an endpoint that gave no answer at all (the connection refused or
+/// cut, no answer within [`RPC_REQUEST_TIMEOUT`]) is unavailable (503: try again); an
+/// answer we cannot use (an HTTP error status, a JSON-RPC error, a malformed body) is an
+/// RPC failure, as before.
 fn read_error(error: alloy::transports::TransportError) -> ChainError {
-    if error.is_transport_error() {
-        ChainError::Unavailable(error.to_string())
-    } else {
-        rpc(error)
+    use alloy::transports::{RpcError, TransportErrorKind};
+    match error {
+        RpcError::Transport(TransportErrorKind::Custom(_) | TransportErrorKind::BackendGone) => {
+            ChainError::Unavailable(error.to_string())
+        }
+        other => rpc(other),
     }
 }
 
