@@ -267,4 +267,22 @@ mod tests {
         let error = Cli::try_parse_from(["tokennet", "--sim-block-time", "0s"]).unwrap_err();
         assert!(error.to_string().contains("--sim-block-time"), "{error}");
     }
+
+    #[test]
+    fn chain_stall_timeout_is_optional_and_positive() {
+        let args = node_args(Cli::try_parse_from(["tokennet"]).unwrap());
+        assert_eq!(args.chain_stall_timeout, None);
+        let args = node_args(
+            Cli::try_parse_from(["tokennet", "node", "--chain-stall-timeout", "90s"]).unwrap(),
+        );
+        assert_eq!(args.chain_stall_timeout, Some(Duration::from_secs(90)));
+        for bad in ["0s", "soon"] {
+            let error =
+                Cli::try_parse_from(["tokennet", "--chain-stall-timeout", bad]).unwrap_err();
+            assert!(
+                error.to_string().contains("--chain-stall-timeout"),
+                "{bad}: {error}"
+            );
+        }
+    }
 }
