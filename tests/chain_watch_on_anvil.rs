@@ -304,6 +304,12 @@ async fn another_chain_behind_the_endpoint_gets_no_transaction_and_the_node_resu
         leaked.is_empty(),
         "our transactions on the other chain: {leaked:?}"
     );
+    // Never taken for a fork: the view was not rewound to the other chain's blocks.
+    assert!(
+        !node.output().contains("the chain reorganised"),
+        "the other chain was taken for a reorganisation:\n{}",
+        node.output()
+    );
 
     // The original chain is back: the node resumes by itself and acts again.
     forwarder.switch_to(original.anvil.port());
