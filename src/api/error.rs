@@ -77,7 +77,9 @@ impl ApiError {
                 | NodeError::ShuttingDown
                 | NodeError::WrongChain { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 // No answer of the chain within --tx-timeout (SPEC §2.7).
-                NodeError::ChainSilent { .. } => StatusCode::REQUEST_TIMEOUT,
+                NodeError::ChainSilent { .. } | NodeError::NotSeen { .. } => {
+                    StatusCode::REQUEST_TIMEOUT
+                }
                 NodeError::Store(_) | NodeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 NodeError::Chain(chain) => match chain {
                     ChainError::InsufficientEth { .. } => StatusCode::PAYMENT_REQUIRED,
@@ -152,3 +154,41 @@ impl warp::reject::Reject for BodyTooLarge {}
 pub struct BodyTooSlow(pub Duration);
 
 impl warp::reject::Reject for BodyTooSlow {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain misbehaving (hardening issue, item 8): another chain or one that cannot
+    /// be reached is 503, a chain silent for --tx-timeout is 408; never 500.
+    #[test]
+    fn a_misbehaving_chain_is_503_or_408() {
+        let timeout = Duration::from_secs(5);
+        for (error, status) in [
+            (
+                NodeError::WrongChain {
+                    expected: "chain 1".into(),
+                    found: "chain 2".into(),
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                NodeError::Chain(ChainError::Unavailable("connection refused".into())),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                NodeError::ChainSilent {
+                    what: "join",
+                    timeout,
+                },
+                StatusCode::REQUEST_TIMEOUT,
+            ),
+            (
+                NodeError::NotSeen { block: 7, timeout },
+                StatusCode::REQUEST_TIMEOUT,
+            ),
+        ] {
+            assert_eq!(ApiError::Node(error.clone()).status(), status, "{error}");
+        }
+    }
+}

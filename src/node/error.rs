@@ -72,12 +72,21 @@ pub enum NodeError {
         /// What the endpoint serves now.
         found: String,
     },
-    /// The chain has not answered for the whole `--tx-timeout` while a join or leave
-    /// waited on it. The work goes on if the chain answers again.
+    /// The chain has not answered for the whole `--tx-timeout` while a join, leave,
+    /// registration or mint waited on it. The work goes on if the chain answers again.
     #[error("The chain has not answered for {} (--tx-timeout); the {what} goes on if it answers again", humantime::format_duration(*timeout))]
     ChainSilent {
-        /// `join` or `leave`.
+        /// `join`, `leave`, `registration` or `mint`.
         what: &'static str,
+        /// The `--tx-timeout`.
+        timeout: std::time::Duration,
+    },
+    /// The node did not see a block its work waits for (the block of a mined
+    /// transaction) within `--tx-timeout`: the chain's events could not be read in time.
+    #[error("The node did not see block {block} of the chain within {} (--tx-timeout); try again shortly", humantime::format_duration(*timeout))]
+    NotSeen {
+        /// The block waited for.
+        block: u64,
         /// The `--tx-timeout`.
         timeout: std::time::Duration,
     },

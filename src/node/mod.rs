@@ -577,7 +577,16 @@ impl<C: Chain> Node<C> {
     }
 
     /// Registers a token network for `token`; returns its address.
+    /// Like a join, bounded by `--tx-timeout` of silence of the chain (408).
     pub async fn register_token(&self, token: Address) -> Result<Address, NodeError> {
+        let node = self.clone();
+        self.bounded("registration", async move {
+            node.register_token_now(token).await
+        })
+        .await
+    }
+
+    async fn register_token_now(&self, token: Address) -> Result<Address, NodeError> {
         if self.inner.chain.token_network(token).await?.is_some() {
             return Err(NodeError::AlreadyRegistered { token });
         }
@@ -593,7 +602,17 @@ impl<C: Chain> Node<C> {
     }
 
     /// Mints test tokens (only tokens with `mintFor`); returns the transaction hash.
+    /// Bounded like [`Node::register_token`].
     pub async fn mint(&self, token: Address, to: Address, amount: U256) -> Result<B256, NodeError> {
+        let node = self.clone();
+        self.bounded(
+            "mint",
+            async move { node.mint_now(token, to, amount).await },
+        )
+        .await
+    }
+
+    async fn mint_now(&self, token: Address, to: Address, amount: U256) -> Result<B256, NodeError> {
         let receipt = self
             .send_and_confirm(Transaction::MintFor {
                 token,
@@ -759,10 +778,12 @@ impl<C: Chain> Node<C> {
             .map(|result| result.is_ok());
         match outcome {
             Ok(true) => Ok(()),
-            Ok(false) | Err(_) => Err(NodeError::Chain(ChainError::Rpc(format!(
-                "the node did not see block {block} within {:?}",
-                self.inner.config.tx_timeout
-            )))),
+            // A wait on the chain bounded by --tx-timeout: 408, like a transaction not
+            // mined in time, not a failure of the node.
+            Ok(false) | Err(_) => Err(NodeError::NotSeen {
+                block,
+                timeout: self.inner.config.tx_timeout,
+            }),
         }
     }
 }
