@@ -217,6 +217,7 @@ pub struct NodeArgs {
     /// finish; those still running after it are answered 503.
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_SHUTDOWN_GRACE, value_parser = duration)]
     pub shutdown_grace: Duration,
+
     /// On a real chain: how long a transaction may wait for inclusion before it is signed
     /// again with the same nonce and higher fees (at least 10 % more), and again after
     /// each further period; --tx-timeout still bounds the call.
@@ -227,6 +228,12 @@ pub struct NodeArgs {
     /// the node logs a warning and keeps waiting.
     #[arg(long, value_name = "G", default_value_t = DEFAULT_MAX_FEE_GWEI, value_parser = positive_gwei)]
     pub max_fee_gwei: u64,
+
+    /// A chain that produces no new block for this long is reported as `stalled` in
+    /// `/status` (and logged). Default: 60s on a real chain (five 12-second Ethereum
+    /// slots), ten block times (--sim-block-time) on the embedded chain.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub chain_stall_timeout: Option<Duration>,
 }
 
 /// Default `--tx-replace-after`.
@@ -338,5 +345,23 @@ mod tests {
         assert!(error.to_string().contains("--tx-timeout"), "{error}");
         let error = Cli::try_parse_from(["tokennet", "--sim-block-time", "0s"]).unwrap_err();
         assert!(error.to_string().contains("--sim-block-time"), "{error}");
+    }
+
+    #[test]
+    fn chain_stall_timeout_is_optional_and_positive() {
+        let args = node_args(Cli::try_parse_from(["tokennet"]).unwrap());
+        assert_eq!(args.chain_stall_timeout, None);
+        let args = node_args(
+            Cli::try_parse_from(["tokennet", "node", "--chain-stall-timeout", "90s"]).unwrap(),
+        );
+        assert_eq!(args.chain_stall_timeout, Some(Duration::from_secs(90)));
+        for bad in ["0s", "soon"] {
+            let error =
+                Cli::try_parse_from(["tokennet", "--chain-stall-timeout", bad]).unwrap_err();
+            assert!(
+                error.to_string().contains("--chain-stall-timeout"),
+                "{bad}: {error}"
+            );
+        }
     }
 }

@@ -67,6 +67,13 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let network = embedded::start(&config)
         .await
         .context("starting the embedded simulated chain")?;
+    // Ten block times unless told otherwise (the embedded chain polls once a block).
+    network.node.set_chain_stall_timeout(
+        args.chain_stall_timeout.unwrap_or(
+            args.sim_block_time
+                .saturating_mul(tokennet::node::DEFAULT_SIM_STALL_BLOCKS),
+        ),
+    );
     print_banner(&args, &network);
     let stop = stop_node_on_signal(network.node.clone());
     tokennet::api::serve_with(network.node.clone(), listener, args.api_config(), stop).await;
@@ -126,6 +133,10 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
         .tx_timeout(args.tx_timeout)
         .tx_replace_after(args.tx_replace_after)
         .max_fee_per_gas(u128::from(args.max_fee_gwei) * tokennet::chain::fees::WEI_PER_GWEI)
+        .chain_stall_timeout(
+            args.chain_stall_timeout
+                .unwrap_or(tokennet::node::DEFAULT_CHAIN_STALL_TIMEOUT),
+        )
         .seed(rand_seed())
         .datadir(&datadir)
         .open()

@@ -76,13 +76,20 @@ impl ApiError {
                 | NodeError::InsufficientTokenBalance { .. } => StatusCode::CONFLICT,
                 NodeError::GasReserve { .. } => StatusCode::PAYMENT_REQUIRED,
                 NodeError::NoSuchChannel { .. } => StatusCode::NOT_FOUND,
-                NodeError::Syncing { .. } | NodeError::ShuttingDown => {
-                    StatusCode::SERVICE_UNAVAILABLE
+                // The chain is not the one the node started on, or cannot be reached:
+                // nothing the client did; try again once it is back.
+                NodeError::Syncing { .. }
+                | NodeError::ShuttingDown
+                | NodeError::WrongChain { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                // No answer of the chain within --tx-timeout (SPEC §2.7).
+                NodeError::ChainSilent { .. } | NodeError::NotSeen { .. } => {
+                    StatusCode::REQUEST_TIMEOUT
                 }
                 NodeError::Store(_) | NodeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 NodeError::Chain(chain) => match chain {
                     ChainError::InsufficientEth { .. } => StatusCode::PAYMENT_REQUIRED,
                     ChainError::NotMined { .. } => StatusCode::REQUEST_TIMEOUT,
+                    ChainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                     // SPEC §2.3 step 6, §2.4 step 4: a failure other than a timeout
                     // or lack of ETH is a 500 naming the cause (here the broken rule).
                     ChainError::Reverted { .. }
@@ -164,9 +171,54 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     Ok(error.into_response())
 }
 
+/// A body over the limit (a rejection, since the body filter runs before the handler).
+#[derive(Debug)]
+pub struct BodyTooLarge(pub u64);
+
+impl warp::reject::Reject for BodyTooLarge {}
+
+/// A body not received within the limit (a rejection, like [`BodyTooLarge`]).
+#[derive(Debug)]
+pub struct BodyTooSlow(pub Duration);
+
+impl warp::reject::Reject for BodyTooSlow {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The chain misbehaving (hardening issue, item 8): another chain or one that cannot
+    /// be reached is 503, a chain silent for --tx-timeout is 408; never 500.
+    #[test]
+    fn a_misbehaving_chain_is_503_or_408() {
+        let timeout = Duration::from_secs(5);
+        for (error, status) in [
+            (
+                NodeError::WrongChain {
+                    expected: "chain 1".into(),
+                    found: "chain 2".into(),
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                NodeError::Chain(ChainError::Unavailable("connection refused".into())),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                NodeError::ChainSilent {
+                    what: "join",
+                    timeout,
+                },
+                StatusCode::REQUEST_TIMEOUT,
+            ),
+            (
+                NodeError::NotSeen { block: 7, timeout },
+                StatusCode::REQUEST_TIMEOUT,
+            ),
+        ] {
+            assert_eq!(ApiError::Node(error.clone()).status(), status, "{error}");
+        }
+    }
 
     #[test]
     fn echoes_are_clipped_at_64_characters_and_messages_at_512() {
@@ -179,15 +231,3 @@ mod tests {
         assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
     }
 }
-
-/// A body over the limit (a rejection, since the body filter runs before the handler).
-#[derive(Debug)]
-pub struct BodyTooLarge(pub u64);
-
-impl warp::reject::Reject for BodyTooLarge {}
-
-/// A body not received within the limit (a rejection, like [`BodyTooLarge`]).
-#[derive(Debug)]
-pub struct BodyTooSlow(pub Duration);
-
-impl warp::reject::Reject for BodyTooSlow {}

@@ -84,6 +84,21 @@ pub async fn status<C: Chain>(node: Node<C>) -> Result<impl Reply, ApiError> {
         NodeStatus::Syncing { blocks_to_sync } => {
             json!({ "status": "syncing", "blocks_to_sync": blocks_to_sync })
         }
+        NodeStatus::WrongChain { expected, found } => json!({
+            "status": "wrong_chain",
+            "expected": expected,
+            "found": found,
+        }),
+        NodeStatus::Stalled {
+            head_age,
+            head,
+            synced,
+        } => json!({
+            "status": "stalled",
+            "head_age_seconds": head_age.as_secs(),
+            "head": head,
+            "synced": synced,
+        }),
     }))
 }
 

@@ -364,9 +364,14 @@ pub enum ChainError {
         /// Its hash.
         hash: B256,
     },
-    /// The chain's node could not be reached or gave an answer we cannot use.
+    /// The chain's node gave an answer we cannot use.
     #[error("chain RPC failed: {0}")]
     Rpc(String),
+    /// The chain's node could not be reached or did not answer in time (refused
+    /// connections, a request timeout, an HTTP error of the endpoint): nothing is wrong
+    /// with the request, so the caller may try again once the chain is back.
+    #[error("the chain is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// What the node needs from a blockchain. See the module docs for the contract.
@@ -452,6 +457,14 @@ pub trait Chain: Clone + Send + Sync + 'static {
     /// A line that names this chain and deployment (chain id, genesis, registry), so that
     /// a state database is never used with another chain than the one it was written for.
     fn identity(&self) -> impl Future<Output = Result<String, ChainError>> + Send;
+
+    /// [`Chain::identity`] and whatever else tells that the contracts the node follows
+    /// are still the ones it started with (on a real chain, a digest of the registry's
+    /// code). The node compares it, while it runs, with what it read at its start: a
+    /// different answer means the endpoint now serves another chain or deployment.
+    fn deployment_identity(&self) -> impl Future<Output = Result<String, ChainError>> + Send {
+        self.identity()
+    }
 
     /// Waits until `pending` is mined and confirmed. Returns its receipt, or
     /// [`ChainError::Reverted`] if a contract rule refused it. Waits as long as it takes:

@@ -68,6 +68,33 @@ pub enum NodeError {
     /// The node is shutting down and takes no new work.
     #[error("The node is shutting down; try again once it has restarted")]
     ShuttingDown,
+    /// The endpoint serves another chain (or deployment) than the one the node started
+    /// on: the node sends nothing until the right chain is back.
+    #[error("The chain endpoint now serves another chain than the one this node started on (expected {expected}; found {found}); the node sends nothing until the right chain is back")]
+    WrongChain {
+        /// What the node started on.
+        expected: String,
+        /// What the endpoint serves now.
+        found: String,
+    },
+    /// The chain has not answered for the whole `--tx-timeout` while a join, leave,
+    /// registration or mint waited on it. The work goes on if the chain answers again.
+    #[error("The chain has not answered for {} (--tx-timeout); the {what} goes on if it answers again", humantime::format_duration(*timeout))]
+    ChainSilent {
+        /// `join`, `leave`, `registration` or `mint`.
+        what: &'static str,
+        /// The `--tx-timeout`.
+        timeout: std::time::Duration,
+    },
+    /// The node did not see a block its work waits for (the block of a mined
+    /// transaction) within `--tx-timeout`: the chain's events could not be read in time.
+    #[error("The node did not see block {block} of the chain within {} (--tx-timeout); try again shortly", humantime::format_duration(*timeout))]
+    NotSeen {
+        /// The block waited for.
+        block: u64,
+        /// The `--tx-timeout`.
+        timeout: std::time::Duration,
+    },
     /// The state database failed.
     #[error("state database: {0}")]
     Store(String),

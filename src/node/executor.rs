@@ -45,6 +45,7 @@ impl<C: Chain> Node<C> {
             tracing::info!(%purpose, tx = %in_flight.hash, "already in flight; waiting for it instead of sending again");
             return Ok(in_flight);
         }
+        self.ensure_right_chain().await?;
         let signed = self.inner.chain.sign(transaction).await?;
         // Journaled before it leaves: whatever happens next, a restart knows about it.
         store.journal_signed(&signed).map_err(NodeError::store)?;
@@ -158,7 +159,7 @@ impl<C: Chain> Node<C> {
                 self.resolve(winner.hash, TxOutcome::Dropped, &error.to_string());
                 Some(TxOutcome::Dropped)
             }
-            Err(ChainError::NotMined { .. } | ChainError::Rpc(_)) => None,
+            Err(ChainError::NotMined { .. } | ChainError::Rpc(_) | ChainError::Unavailable(_)) => None,
         };
         if let Some(outcome) = others {
             // Every other transaction of the nonce: none of them can be mined any more.

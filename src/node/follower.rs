@@ -8,7 +8,7 @@ use futures::future::join_all;
 
 use super::store::{ConnectionState, StoredConnection};
 use super::view::{ChannelPhase, Reaction};
-use super::{lock, Inner, Node, NodeError, SyncState};
+use super::{lock, Inner, Node, NodeError, SyncState, IDENTITY_CHECK_POLLS};
 use crate::chain::Chain;
 use crate::types::U256;
 
@@ -17,6 +17,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Most blocks asked for in one `events` call, so that a long catch-up is done in steps a
 /// JSON-RPC endpoint accepts.
 const MAX_BLOCKS_PER_POLL: u64 = 10_000;
+
+/// What one poll did.
+enum Poll {
+    /// Applied the events it read; `caught_up`: up to the head.
+    Done {
+        /// Whether the view is up to the head.
+        caught_up: bool,
+    },
+    /// Found another chain behind the endpoint: read nothing, changed nothing.
+    WrongChain,
+}
 
 /// Starts the task that follows the chain for as long as the node exists: first it
 /// reconciles the transactions journaled before a restart, then it polls from
@@ -32,14 +43,37 @@ pub(super) fn spawn<C: Chain>(
         }
         let mut unfinished = Some(unfinished);
         let mut failures = 0u32;
+        // Checked first thing: the first poll is a (re)connection too.
+        let mut polls_since_check = IDENTITY_CHECK_POLLS;
         loop {
             let Some(strong) = inner.upgrade() else {
                 return;
             };
             let node = Node { inner: strong };
             let interval = node.inner.chain.poll_interval();
-            let wait = match node.poll_once(&mut next_block).await {
-                Ok(caught_up) => {
+            // The chain's identity before anything is read from it: on every
+            // reconnection (the first success after failed calls), every few polls, and
+            // on every poll while the endpoint serves another chain.
+            let check = failures > 0
+                || polls_since_check >= IDENTITY_CHECK_POLLS
+                || node.wrong_chain().is_some();
+            let outcome = if check {
+                polls_since_check = 0;
+                match node.check_identity().await {
+                    Ok(true) => node.poll_once(&mut next_block).await,
+                    Ok(false) => Ok(Poll::WrongChain),
+                    Err(error) => Err(error),
+                }
+            } else {
+                polls_since_check += 1;
+                node.poll_once(&mut next_block).await
+            };
+            let wait = match outcome {
+                Ok(Poll::WrongChain) => {
+                    failures = 0;
+                    interval
+                }
+                Ok(Poll::Done { caught_up }) => {
                     failures = 0;
                     if caught_up {
                         if let Some(unfinished) = unfinished.take() {
@@ -68,20 +102,29 @@ pub(super) fn spawn<C: Chain>(
 impl<C: Chain> Node<C> {
     /// Reads the events from `next_block` to the confirmed head (at most a bounded
     /// range), stores and applies them and starts the reactions. Returns whether it
-    /// caught up. A reorganisation of blocks already applied rewinds to the fork first.
-    async fn poll_once(&self, next_block: &mut u64) -> Result<bool, NodeError> {
+    /// caught up. A reorganisation of blocks already applied rewinds to the fork first,
+    /// unless the chain turns out to be another one: then nothing changes.
+    async fn poll_once(&self, next_block: &mut u64) -> Result<Poll, NodeError> {
         let head = self.inner.chain.latest_block().await?.number;
-        self.inner.sync.send_modify(|state| state.head = head);
         if let Some(fork) = self.find_fork().await? {
+            // Another chain behind the same endpoint also lacks our blocks: it must
+            // never be taken for a fork, which would rewind the view to its blocks.
+            if !self.check_identity().await? {
+                return Ok(Poll::WrongChain);
+            }
+            self.note_head(head);
+            self.inner.sync.send_modify(|state| state.head = head);
             // Without the applied events at hand, the view is rebuilt from the chain.
             let fork = fork.filter(|_| self.inner.store.keeps_events());
             self.rewind(fork)?;
             *next_block = fork.map_or(0, |block| block + 1);
-            return Ok(false);
+            return Ok(Poll::Done { caught_up: false });
         }
+        self.note_head(head);
+        self.inner.sync.send_modify(|state| state.head = head);
         if head < *next_block {
             self.mark_processed(head.max(next_block.saturating_sub(1)), true);
-            return Ok(true);
+            return Ok(Poll::Done { caught_up: true });
         }
         let to = head.min(*next_block + MAX_BLOCKS_PER_POLL - 1);
         // The hash first: if the chain reorganises between the two reads, the stored
@@ -111,7 +154,7 @@ impl<C: Chain> Node<C> {
         for reaction in reactions {
             self.react(reaction);
         }
-        Ok(caught_up)
+        Ok(Poll::Done { caught_up })
     }
 
     /// Whether the chain no longer has the blocks the view was built from: `None` if it

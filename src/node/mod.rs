@@ -6,6 +6,7 @@
 //! waits for the one in progress there, while other token networks and every read go on
 //! at once.
 
+mod chain_watch;
 pub mod datadir;
 mod error;
 mod executor;
@@ -22,6 +23,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
+pub use chain_watch::{
+    ChainHealth, DEFAULT_CHAIN_STALL_TIMEOUT, DEFAULT_SIM_STALL_BLOCKS, IDENTITY_CHECK_POLLS,
+};
 pub use error::NodeError;
 pub use view::{ChannelPhase, NetworkState, OurChannel, View};
 
@@ -56,6 +60,8 @@ pub struct NodeConfig {
     pub tx_replace_after: Duration,
     /// The most a replacement offers per gas, in wei.
     pub max_fee_per_gas: u128,
+    /// No new head for this long: the chain is reported stalled.
+    pub chain_stall_timeout: Duration,
 }
 
 impl Default for NodeConfig {
@@ -65,6 +71,7 @@ impl Default for NodeConfig {
             seed: 0,
             tx_replace_after: DEFAULT_TX_REPLACE_AFTER,
             max_fee_per_gas: u128::from(DEFAULT_MAX_FEE_GWEI) * crate::chain::fees::WEI_PER_GWEI,
+            chain_stall_timeout: DEFAULT_CHAIN_STALL_TIMEOUT,
         }
     }
 }
@@ -104,6 +111,12 @@ impl<C: Chain> NodeBuilder<C> {
         self
     }
 
+    /// No new head for this long: `/status` says `stalled` (`--chain-stall-timeout`).
+    pub fn chain_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.config.chain_stall_timeout = timeout;
+        self
+    }
+
     /// Keeps the node's state in a SQLite database in `dir` (created if needed), so that
     /// a restart continues where the node stopped. Without it, state lives in memory.
     pub fn datadir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
@@ -115,6 +128,8 @@ impl<C: Chain> NodeBuilder<C> {
     /// or chain, or was written by a newer tokennet), loads it, and starts following the
     /// chain from where the state ends. Must be called inside a tokio runtime.
     pub async fn open(self) -> Result<Node<C>, NodeError> {
+        // What the running node checks the chain against (SPEC §7, hardening item 8).
+        let identity = self.chain.deployment_identity().await?;
         let store = match &self.datadir {
             Some(dir) => {
                 let store = Store::open(dir).map_err(NodeError::store)?;
@@ -136,7 +151,7 @@ impl<C: Chain> NodeBuilder<C> {
                 "state loaded; catching up with the chain"
             );
         }
-        Ok(self.start_with(Arc::new(store), loaded))
+        Ok(self.start_with(Arc::new(store), loaded, Some(identity)))
     }
 
     /// Starts following the chain with its state in memory. Must be called inside a
@@ -147,10 +162,12 @@ impl<C: Chain> NodeBuilder<C> {
         // where nothing else would work either.
         #[allow(clippy::expect_used)]
         let store = Store::in_memory().expect("an in-memory SQLite database opens");
-        self.start_with(Arc::new(store), Loaded::default())
+        self.start_with(Arc::new(store), Loaded::default(), None)
     }
 
-    fn start_with(self, store: Arc<Store>, loaded: Loaded) -> Node<C> {
+    /// `identity`: the chain's [`Chain::deployment_identity`] at the start; `None`: the
+    /// follower reads it first thing.
+    fn start_with(self, store: Arc<Store>, loaded: Loaded, identity: Option<String>) -> Node<C> {
         let us = self.chain.our_address();
         let rng = partner_rng(self.config.seed, us);
         let view = View::restore(
@@ -169,7 +186,13 @@ impl<C: Chain> NodeBuilder<C> {
             head: processed,
             ready: false,
         });
+        let mut chain_watch = chain_watch::ChainWatch::new(self.config.chain_stall_timeout);
+        if let Some(identity) = identity {
+            chain_watch.expect(identity);
+        }
+        let poll_interval = self.chain.poll_interval();
         let inner = Arc::new(Inner {
+            watch: Mutex::new(chain_watch),
             chain: self.chain,
             config: self.config,
             us,
@@ -184,6 +207,7 @@ impl<C: Chain> NodeBuilder<C> {
         });
         let next_block = loaded.cursor.map_or(0, |block| block + 1);
         follower::spawn(Arc::downgrade(&inner), next_block, loaded.connections);
+        chain_watch::spawn_stall_logger(Arc::downgrade(&inner), poll_interval);
         Node { inner }
     }
 }
@@ -209,8 +233,8 @@ struct SyncState {
     ready: bool,
 }
 
-/// Whether the node can take joins and leaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Whether the node can take joins and leaves, and how the chain is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeStatus {
     /// Following the chain.
     Ready,
@@ -218,6 +242,24 @@ pub enum NodeStatus {
     Syncing {
         /// Blocks left.
         blocks_to_sync: u64,
+    },
+    /// The endpoint serves another chain than the one the node started on: the node
+    /// sends nothing (every call that would act answers 503) until it is back.
+    WrongChain {
+        /// What the node started on.
+        expected: String,
+        /// What the endpoint serves now.
+        found: String,
+    },
+    /// The chain has produced no new block for longer than `--chain-stall-timeout`
+    /// (or does not answer). Calls are still taken; they may answer 408 or 503.
+    Stalled {
+        /// Time since the head last advanced.
+        head_age: Duration,
+        /// The newest head seen.
+        head: u64,
+        /// Whether the first catch-up was done.
+        synced: bool,
     },
 }
 
@@ -248,6 +290,8 @@ pub struct ChannelSummary {
 }
 
 pub(crate) struct Inner<C: Chain> {
+    /// The chain's identity, head and answers, as the node watches them.
+    watch: Mutex<chain_watch::ChainWatch>,
     chain: C,
     config: NodeConfig,
     us: Address,
@@ -320,15 +364,23 @@ impl<C: Chain> Node<C> {
         &self.inner.chain
     }
 
-    /// Whether the node follows the chain or is still catching up.
+    /// Whether the node follows the chain or is still catching up, and whether the chain
+    /// is the one it started on and still produces blocks.
     pub fn status(&self) -> NodeStatus {
         let sync = *self.inner.sync.borrow();
-        if sync.ready {
-            NodeStatus::Ready
-        } else {
-            NodeStatus::Syncing {
-                blocks_to_sync: sync.head.saturating_sub(sync.processed),
+        match self.chain_health() {
+            ChainHealth::WrongChain { expected, found } => {
+                NodeStatus::WrongChain { expected, found }
             }
+            ChainHealth::Stalled { head_age, head } => NodeStatus::Stalled {
+                head_age,
+                head,
+                synced: sync.ready,
+            },
+            ChainHealth::Healthy if sync.ready => NodeStatus::Ready,
+            ChainHealth::Healthy => NodeStatus::Syncing {
+                blocks_to_sync: sync.head.saturating_sub(sync.processed),
+            },
         }
     }
 
@@ -411,7 +463,8 @@ impl<C: Chain> Node<C> {
     /// disconnects) does not cut a join between two transactions.
     pub async fn join(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
         let node = self.clone();
-        run_to_completion(async move { node.join_now(token, params).await }).await
+        self.bounded("join", async move { node.join_now(token, params).await })
+            .await
     }
 
     async fn join_now(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
@@ -505,7 +558,8 @@ impl<C: Chain> Node<C> {
     /// Like [`Node::join`], it runs to completion even if the caller goes away.
     pub async fn leave(&self, token: Address) -> Result<Vec<Address>, NodeError> {
         let node = self.clone();
-        run_to_completion(async move { node.leave_now(token).await }).await
+        self.bounded("leave", async move { node.leave_now(token).await })
+            .await
     }
 
     async fn leave_now(&self, token: Address) -> Result<Vec<Address>, NodeError> {
@@ -556,7 +610,16 @@ impl<C: Chain> Node<C> {
     }
 
     /// Registers a token network for `token`; returns its address.
+    /// Like a join, bounded by `--tx-timeout` of silence of the chain (408).
     pub async fn register_token(&self, token: Address) -> Result<Address, NodeError> {
+        let node = self.clone();
+        self.bounded("registration", async move {
+            node.register_token_now(token).await
+        })
+        .await
+    }
+
+    async fn register_token_now(&self, token: Address) -> Result<Address, NodeError> {
         if self.inner.chain.token_network(token).await?.is_some() {
             return Err(NodeError::AlreadyRegistered { token });
         }
@@ -572,7 +635,17 @@ impl<C: Chain> Node<C> {
     }
 
     /// Mints test tokens (only tokens with `mintFor`); returns the transaction hash.
+    /// Bounded like [`Node::register_token`].
     pub async fn mint(&self, token: Address, to: Address, amount: U256) -> Result<B256, NodeError> {
+        let node = self.clone();
+        self.bounded(
+            "mint",
+            async move { node.mint_now(token, to, amount).await },
+        )
+        .await
+    }
+
+    async fn mint_now(&self, token: Address, to: Address, amount: U256) -> Result<B256, NodeError> {
         let receipt = self
             .send_and_confirm(Transaction::MintFor {
                 token,
@@ -633,9 +706,35 @@ impl<C: Chain> Node<C> {
         {
             return Err(NodeError::ShuttingDown);
         }
-        match self.status() {
-            NodeStatus::Ready => Ok(()),
-            NodeStatus::Syncing { blocks_to_sync } => Err(NodeError::Syncing { blocks_to_sync }),
+        if let Some(wrong) = self.wrong_chain() {
+            return Err(wrong);
+        }
+        let sync = *self.inner.sync.borrow();
+        if sync.ready {
+            // A stalled chain is not refused here: its transactions may still be mined,
+            // and a join or leave is bounded by --tx-timeout anyway.
+            Ok(())
+        } else {
+            Err(NodeError::Syncing {
+                blocks_to_sync: sync.head.saturating_sub(sync.processed),
+            })
+        }
+    }
+
+    /// Refuses, before anything is signed, when the endpoint serves another chain than
+    /// the one the node started on: checked live before every transaction, so that no
+    /// transaction of ours ever reaches another chain, even between two checks of the
+    /// follower. [`Node::submit`] calls it.
+    pub(crate) async fn ensure_right_chain(&self) -> Result<(), NodeError> {
+        if let Some(wrong) = self.wrong_chain() {
+            return Err(wrong);
+        }
+        if self.check_identity().await? {
+            Ok(())
+        } else {
+            Err(self.wrong_chain().unwrap_or_else(|| {
+                NodeError::Internal("the chain's identity changed while it was checked".into())
+            }))
         }
     }
 
@@ -729,10 +828,12 @@ impl<C: Chain> Node<C> {
             .map(|result| result.is_ok());
         match outcome {
             Ok(true) => Ok(()),
-            Ok(false) | Err(_) => Err(NodeError::Chain(ChainError::Rpc(format!(
-                "the node did not see block {block} within {:?}",
-                self.inner.config.tx_timeout
-            )))),
+            // A wait on the chain bounded by --tx-timeout: 408, like a transaction not
+            // mined in time, not a failure of the node.
+            Ok(false) | Err(_) => Err(NodeError::NotSeen {
+                block,
+                timeout: self.inner.config.tx_timeout,
+            }),
         }
     }
 }

@@ -46,6 +46,12 @@ const REGISTER_TOKEN_GAS_LIMIT: u64 = 5_000_000;
 pub const DEFAULT_PRIORITY_FEE: u128 = WEI_PER_GWEI;
 /// Attempts of a read before it is an RPC failure.
 const READ_ATTEMPTS: u32 = 4;
+/// Longest wait for one JSON-RPC answer. Without it, a frozen endpoint (a process
+/// stopped with SIGSTOP, a hung proxy: the kernel still accepts the TCP connection) makes
+/// every call wait forever. Ten seconds is far above what a healthy endpoint takes for
+/// the largest request the node makes (`eth_getLogs` over 10,000 blocks), and short
+/// enough that a hung endpoint is reported within a minute.
+pub const RPC_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where and how to reach the chain.
 #[derive(Clone, Debug)]
@@ -81,12 +87,37 @@ struct Inner {
     submission: tokio::sync::Mutex<()>,
     /// Token networks the registry created, learned from its events.
     networks: Mutex<Vec<Address>>,
+    /// The last answer of [`Chain::deployment_identity`]: when it changes, the nonce
+    /// cache belongs to another chain.
+    last_identity: Mutex<Option<String>>,
 }
 
 /// A transport or RPC error as a chain error, without the credentials of the URL that
 /// reqwest's messages name.
 fn rpc<E: std::fmt::Display>(error: E) -> ChainError {
     ChainError::Rpc(crate::redact::redact_urls_in(&error.to_string()))
+}
+
+/// A read's failure: an endpoint that gave no answer at all (the connection refused or
+/// cut, no answer within [`RPC_REQUEST_TIMEOUT`]) is unavailable (503: try again); an
+/// answer we cannot use (an HTTP error status, a JSON-RPC error, a malformed body) is an
+/// RPC failure, as before.
+fn read_error(error: alloy::transports::TransportError) -> ChainError {
+    use alloy::transports::{RpcError, TransportErrorKind};
+    match error {
+        RpcError::Transport(TransportErrorKind::Custom(_) | TransportErrorKind::BackendGone) => {
+            ChainError::Unavailable(crate::redact::redact_urls_in(&error.to_string()))
+        }
+        other => rpc(other),
+    }
+}
+
+/// A contract call's failure, classified like [`read_error`].
+fn call_error(error: alloy::contract::Error) -> ChainError {
+    match error {
+        alloy::contract::Error::TransportError(error) => read_error(error),
+        other => rpc(other),
+    }
 }
 
 impl EthChain {
@@ -102,8 +133,14 @@ impl EthChain {
                     crate::redact::redact_urls_in(&e.to_string())
                 ))
             })?;
-        let provider = RootProvider::new_http(url);
-        let chain_id = provider.get_chain_id().await.map_err(rpc)?;
+        let http = alloy::transports::http::reqwest::Client::builder()
+            .timeout(RPC_REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| ChainError::Rpc(format!("building the HTTP client: {e}")))?;
+        let transport = alloy::transports::http::Http::with_client(http, url);
+        let is_local = transport.guess_local();
+        let provider = RootProvider::new(alloy::rpc::client::RpcClient::new(transport, is_local));
+        let chain_id = provider.get_chain_id().await.map_err(read_error)?;
         let wallet = EthereumWallet::from(signer.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -115,6 +152,7 @@ impl EthChain {
                 next_nonce: tokio::sync::Mutex::new(None),
                 submission: tokio::sync::Mutex::new(()),
                 networks: Mutex::new(Vec::new()),
+                last_identity: Mutex::new(None),
             }),
         })
     }
@@ -145,14 +183,19 @@ impl EthChain {
                     // `error` is normally a `ChainError::Rpc` already: keep its message
                     // without its "chain RPC failed: " prefix, which the returned error
                     // adds again (the answer read "chain RPC failed: balanceOf: chain RPC
-                    // failed: …"), and say that the read was retried.
-                    let cause = match error {
-                        ChainError::Rpc(message) => message,
-                        other => other.to_string(),
-                    };
-                    return Err(ChainError::Rpc(format!(
-                        "{what} failed {READ_ATTEMPTS} times: {cause}"
-                    )));
+                    // failed: …"), and say that the read was retried. An endpoint that
+                    // could not be reached stays unavailable (503), not a failure (500).
+                    return Err(match error {
+                        ChainError::Unavailable(cause) => ChainError::Unavailable(format!(
+                            "{what} failed {READ_ATTEMPTS} times: {cause}"
+                        )),
+                        ChainError::Rpc(cause) => {
+                            ChainError::Rpc(format!("{what} failed {READ_ATTEMPTS} times: {cause}"))
+                        }
+                        other => {
+                            ChainError::Rpc(format!("{what} failed {READ_ATTEMPTS} times: {other}"))
+                        }
+                    });
                 }
                 Err(error) => {
                     tracing::debug!(%error, attempt, "read failed; retrying");
@@ -166,7 +209,11 @@ impl EthChain {
 
     async fn head(&self) -> Result<u64, ChainError> {
         self.read("eth_blockNumber", || async {
-            self.inner.provider.get_block_number().await.map_err(rpc)
+            self.inner
+                .provider
+                .get_block_number()
+                .await
+                .map_err(read_error)
         })
         .await
     }
@@ -178,7 +225,7 @@ impl EthChain {
                 .provider
                 .get_block_by_number(BlockNumberOrTag::Number(number))
                 .await
-                .map_err(rpc)?
+                .map_err(read_error)?
                 .ok_or_else(|| ChainError::Rpc(format!("block {number} not found")))?;
             Ok(block.header.timestamp)
         })
@@ -207,7 +254,11 @@ impl EthChain {
             .from_block(from)
             .to_block(to);
         self.read("eth_getLogs", || async {
-            self.inner.provider.get_logs(&filter).await.map_err(rpc)
+            self.inner
+                .provider
+                .get_logs(&filter)
+                .await
+                .map_err(read_error)
         })
         .await
     }
@@ -524,14 +575,18 @@ impl Chain for EthChain {
                 .get_gas_price()
                 .await
                 .map(U256::from)
-                .map_err(rpc)
+                .map_err(read_error)
         })
         .await
     }
 
     async fn eth_balance(&self, owner: Address) -> Result<U256, ChainError> {
         self.read("eth_getBalance", || async {
-            self.inner.provider.get_balance(owner).await.map_err(rpc)
+            self.inner
+                .provider
+                .get_balance(owner)
+                .await
+                .map_err(read_error)
         })
         .await
     }
@@ -548,7 +603,7 @@ impl Chain for EthChain {
                 .call()
                 .await
                 .map(TokenAmount)
-                .map_err(rpc)
+                .map_err(call_error)
         })
         .await
     }
@@ -561,7 +616,7 @@ impl Chain for EthChain {
                     .token_to_token_networks(token)
                     .call()
                     .await
-                    .map_err(rpc)
+                    .map_err(call_error)
             })
             .await?;
         Ok((network != Address::ZERO).then_some(network))
@@ -571,7 +626,7 @@ impl Chain for EthChain {
         let network = ITokenNetwork::new(token_network, &self.inner.provider);
         let timeout = self
             .read("settle_timeout", || async {
-                network.settle_timeout().call().await.map_err(rpc)
+                network.settle_timeout().call().await.map_err(call_error)
             })
             .await?;
         Ok(timeout.saturating_to())
@@ -709,7 +764,7 @@ impl Chain for EthChain {
                 .provider
                 .get_block_by_number(BlockNumberOrTag::Number(number))
                 .await
-                .map_err(rpc)?
+                .map_err(read_error)?
                 .map(|block| block.header.hash))
         })
         .await
@@ -723,17 +778,62 @@ impl Chain for EthChain {
     ) -> Result<U256, ChainError> {
         let erc20 = IERC20::new(token, &self.inner.provider);
         self.read("allowance", || async {
-            erc20.allowance(owner, spender).call().await.map_err(rpc)
+            erc20
+                .allowance(owner, spender)
+                .call()
+                .await
+                .map_err(call_error)
         })
         .await
     }
 
     async fn identity(&self) -> Result<String, ChainError> {
+        // Asked of the endpoint each time, not the id read at `connect`: the node checks
+        // while it runs that the endpoint still serves the chain it started on.
+        let chain_id = self
+            .read("eth_chainId", || async {
+                self.inner.provider.get_chain_id().await.map_err(read_error)
+            })
+            .await?;
         let genesis = self.block_hash(0).await?.unwrap_or_default();
         Ok(format!(
-            "chain {} genesis {genesis} registry {}",
-            self.inner.chain_id, self.inner.config.registry
+            "chain {chain_id} genesis {genesis} registry {}",
+            self.inner.config.registry
         ))
+    }
+
+    async fn deployment_identity(&self) -> Result<String, ChainError> {
+        let identity = self.identity().await?;
+        let registry = self.inner.config.registry;
+        let code = self
+            .read("eth_getCode", || async {
+                self.inner
+                    .provider
+                    .get_code_at(registry)
+                    .await
+                    .map_err(read_error)
+            })
+            .await?;
+        let code = if code.is_empty() {
+            "no contract at the registry".to_string()
+        } else {
+            format!("registry code {}", alloy::primitives::keccak256(&code))
+        };
+        let found = format!("{identity}, {code}");
+        // Another chain behind the endpoint, or the right one back after another: the
+        // nonce kept locally is not this chain's, so the next transaction asks for it.
+        let changed = match self.inner.last_identity.lock() {
+            Ok(mut last) => {
+                let changed = last.as_ref().is_some_and(|last| *last != found);
+                *last = Some(found.clone());
+                changed
+            }
+            Err(_) => true,
+        };
+        if changed {
+            *self.inner.next_nonce.lock().await = None;
+        }
+        Ok(found)
     }
 
     async fn confirm(&self, pending: &PendingTx) -> Result<Receipt, ChainError> {
