@@ -262,3 +262,66 @@ impl History {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::ChainEvent;
+
+    fn record(block: u64) -> EventRecord {
+        EventRecord {
+            block,
+            timestamp: block,
+            event: ChainEvent::TokenNetworkCreated {
+                token: Address::repeat_byte(1),
+                token_network: Address::repeat_byte(2),
+                settle_timeout: 1,
+            },
+        }
+    }
+
+    fn limits(events: usize, max_events: usize) -> HistoryLimits {
+        HistoryLimits {
+            events,
+            receipts: 1,
+            max_events,
+        }
+    }
+
+    #[test]
+    fn the_window_keeps_whole_blocks() {
+        let mut history = History::new(limits(3, 100));
+        // Blocks 1, 2, 2, 3, 3: the newest three events start inside block 2.
+        history.record([1, 2, 2, 3, 3].map(record));
+        history.prune(3);
+        let kept = history.len();
+        assert_eq!((kept.events, kept.first_block), (4, 2));
+        let cursor = history.bystander();
+        assert!(history.events(&cursor, 1, 3).is_err(), "block 1 is gone");
+        assert_eq!(history.events(&cursor, 2, 3).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_cursor_holds_events_until_the_cap_and_only_while_its_handle_lives() {
+        let mut history = History::new(limits(2, 6));
+        let cursor = history.follower();
+        history.record((1..=5).map(record));
+        history.prune(5);
+        assert_eq!(history.len().events, 5, "the follower has read nothing yet");
+        history.record((6..=8).map(record));
+        history.prune(8);
+        assert_eq!(history.len().events, 6, "the cap");
+        assert_eq!(history.len().first_block, 3);
+        assert!(history.events(&cursor, 7, 8).is_ok());
+        history.record([9].map(record));
+        history.prune(9);
+        assert_eq!(history.len().first_block, 7, "held from the cursor on");
+        drop(cursor);
+        history.prune(9);
+        assert_eq!(
+            history.len().first_block,
+            8,
+            "only the window once it is gone"
+        );
+    }
+}

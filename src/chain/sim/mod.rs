@@ -8,7 +8,7 @@
 //!
 //! One `SimChain` is shared by any number of nodes: [`SimChain::for_account`] gives each
 //! node a handle that signs as its own account, and that tells the chain which history the
-//! node still needs: the chain keeps only that, and a bounded window ([`history`]).
+//! node still needs: the chain keeps only that, and a bounded window ([`HistoryLimits`]).
 
 mod faults;
 mod history;
