@@ -16,7 +16,7 @@
 //!   receipt not yet confirmed (it cannot have been handed out yet).
 //!
 //! Asking for what was forgotten is a [`ChainError::Rpc`] that says so, never an empty
-//! answer: an events range that starts before [`History::first_block`], or a confirmation
+//! answer: an events range that starts before [`HistoryLen::first_block`], or a confirmation
 //! of a transaction whose receipt was dropped (rather than [`ChainError::Dropped`], which
 //! would tell the node that sending it anew is safe).
 //!
