@@ -23,6 +23,15 @@
 //!   nonce and higher fees ([`Chain::replace`]) and sent with [`Chain::send`]. The
 //!   transactions sharing a nonce are alternatives: at most one of them is ever mined,
 //!   and [`Chain::confirm`] of each other one ends in [`ChainError::Dropped`] once it is.
+//! * **History.** A chain need not keep its whole past. [`ethereum::EthChain`] has what its
+//!   RPC endpoint has. [`sim::SimChain`] keeps the events from the oldest block a node
+//!   following it (a [`sim::SimChain::for_account`] handle still alive) has not read yet,
+//!   besides always the newest few (a bounded window, [`sim::HistoryLimits`]); and the
+//!   newest receipts, besides every one not yet confirmed. Asking for what a chain no
+//!   longer has ([`Chain::events`] from a pruned block, [`Chain::confirm`] of a transaction
+//!   whose receipt was pruned) is a [`ChainError::Rpc`] that says so, never an empty or a
+//!   wrong answer: a node must follow the simulated chain from the start (the embedded
+//!   network starts all its nodes with the chain).
 //! * **Errors.** [`ChainError`] says which failures are the caller's (not enough ETH, a
 //!   broken contract rule) and which are the chain's (RPC failure, not mined in time).
 //!   A `Chain` never panics on a chain failure.

@@ -7,9 +7,11 @@
 //! `tokennet node` and on a paused, auto-advancing clock in tests.
 //!
 //! One `SimChain` is shared by any number of nodes: [`SimChain::for_account`] gives each
-//! node a handle that signs as its own account.
+//! node a handle that signs as its own account, and that tells the chain which history the
+//! node still needs: the chain keeps only that, and a bounded window ([`HistoryLimits`]).
 
 mod faults;
+mod history;
 pub mod ledger;
 
 use std::collections::{HashMap, HashSet};
@@ -23,6 +25,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use faults::{Fault, FaultRule};
+pub use history::{
+    HistoryLen, HistoryLimits, DEFAULT_KEPT_EVENTS, DEFAULT_KEPT_RECEIPTS, DEFAULT_MAX_EVENTS,
+};
 pub use ledger::{Ledger, Outcome, Revert};
 
 use crate::chain::fees::{self, Fees};
@@ -32,6 +37,7 @@ use crate::chain::{
     Transaction,
 };
 use crate::types::{Address, TokenAmount, B256, U256};
+use history::{Cursor, History};
 
 /// Default block interval of the simulated chain.
 pub const DEFAULT_BLOCK_TIME: Duration = Duration::from_secs(1);
@@ -92,6 +98,8 @@ pub struct SimConfig {
     pub confirmation_blocks: u64,
     /// Gas charged per transaction kind.
     pub gas: GasTable,
+    /// How much history (events, receipts) the chain keeps.
+    pub history: HistoryLimits,
 }
 
 impl Default for SimConfig {
@@ -104,6 +112,7 @@ impl Default for SimConfig {
             settle_timeout: DEFAULT_SETTLE_TIMEOUT_SECS,
             confirmation_blocks: 0,
             gas: GAS,
+            history: HistoryLimits::default(),
         }
     }
 }
@@ -151,6 +160,12 @@ impl SimChainBuilder {
         self
     }
 
+    /// How much history the chain keeps (see [`HistoryLimits`]).
+    pub fn history(mut self, limits: HistoryLimits) -> Self {
+        self.config.history = limits;
+        self
+    }
+
     /// Builds the chain and starts producing blocks. Must be called inside a tokio
     /// runtime. The returned handle acts for an administrator account with no funds,
     /// fit for setting the chain up; [`SimChain::for_account`] gives nodes theirs.
@@ -159,6 +174,8 @@ impl SimChainBuilder {
         let ledger = Ledger::new(config.seed, config.settle_timeout);
         let admin = ledger.derive_address("admin", 0);
         let (blocks, _) = watch::channel(0);
+        let mut history = History::new(config.history);
+        let cursor = history.bystander();
         let shared = Arc::new(Shared {
             state: Mutex::new(SimState {
                 ledger,
@@ -167,9 +184,8 @@ impl SimChainBuilder {
                     timestamp: GENESIS_TIMESTAMP,
                 },
                 started: Instant::now(),
-                events: Vec::new(),
+                history,
                 mempool: Vec::new(),
-                receipts: HashMap::new(),
                 accounts: HashMap::new(),
                 faults: Vec::new(),
                 latency_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_1a7e),
@@ -192,6 +208,7 @@ impl SimChainBuilder {
         SimChain {
             shared,
             account: admin,
+            cursor,
         }
     }
 }
@@ -221,9 +238,9 @@ struct SimState {
     ledger: Ledger,
     head: BlockInfo,
     started: Instant,
-    events: Vec<EventRecord>,
+    /// Events and receipts, as long as someone may still ask for them.
+    history: History,
     mempool: Vec<MempoolEntry>,
-    receipts: HashMap<B256, (u64, Result<Receipt, ChainError>)>,
     accounts: HashMap<Address, AccountState>,
     faults: Vec<FaultRule>,
     latency_rng: ChaCha8Rng,
@@ -309,6 +326,8 @@ impl SimState {
         for entry in ready {
             self.include(entry, block, config);
         }
+        let confirmed = self.confirmed_head(config).number;
+        self.history.prune(confirmed);
         block.number
     }
 
@@ -322,7 +341,13 @@ impl SimState {
                 needed: entry.cost,
                 available,
             };
-            self.receipts.insert(hash, (block.number, Err(error)));
+            self.history.add_receipt(
+                hash,
+                block.number,
+                entry.sender,
+                entry.pending.nonce,
+                Err(error),
+            );
             return;
         }
         let result = match entry.fault {
@@ -348,12 +373,18 @@ impl SimState {
                 reason,
             }),
         };
-        self.receipts.insert(hash, (block.number, receipt));
+        self.history.add_receipt(
+            hash,
+            block.number,
+            entry.sender,
+            entry.pending.nonce,
+            receipt,
+        );
     }
 
     fn record(&mut self, block: BlockInfo, events: Vec<ChainEvent>) {
-        self.events
-            .extend(events.into_iter().map(|event| EventRecord {
+        self.history
+            .record(events.into_iter().map(|event| EventRecord {
                 block: block.number,
                 timestamp: block.timestamp,
                 event,
@@ -397,6 +428,9 @@ impl SimState {
 pub struct SimChain {
     shared: Arc<Shared>,
     account: Address,
+    /// Where the node using this handle (and its clones) follows the chain: the chain
+    /// keeps the events from there on.
+    cursor: Arc<Cursor>,
 }
 
 impl SimChain {
@@ -405,12 +439,22 @@ impl SimChain {
         SimChainBuilder::default()
     }
 
-    /// A handle on the same chain that signs as `account`.
+    /// A handle on the same chain that signs as `account`, for one node: until the last
+    /// clone of it is dropped, the chain keeps the events the node has not read yet (all
+    /// those still kept when the handle is made, until its first [`Chain::events`]).
     pub fn for_account(&self, account: Address) -> SimChain {
+        let cursor = self.shared.lock().history.follower();
         SimChain {
             shared: Arc::clone(&self.shared),
             account,
+            cursor,
         }
+    }
+
+    /// How much history the chain keeps now: it stays bounded however long the chain
+    /// runs (see [`HistoryLimits`]).
+    pub fn history_len(&self) -> HistoryLen {
+        self.shared.lock().history.len()
     }
 
     /// The chain's configuration.
@@ -501,12 +545,39 @@ impl SimChain {
         self.shared.lock().head
     }
 
+    /// The sender of `pending` if its receipt may have been dropped from the history.
+    fn receipt_dropped(&self, state: &SimState, pending: &PendingTx) -> Option<Address> {
+        let config = &self.shared.config;
+        // Usually our own transaction; the others are looked for only on this rare path.
+        std::iter::once(&self.account)
+            .chain(state.history.accounts_with_dropped_receipts())
+            .find(|sender| {
+                state.history.receipt_dropped(sender, pending.nonce)
+                    && tx_hash(**sender, pending.nonce, config.seed, self.shared.instance)
+                        == pending.hash
+            })
+            .copied()
+    }
+
     fn rpc_fault(&self) -> Result<(), ChainError> {
         match self.shared.lock().take_fault(self.account, None) {
             Some(Fault::RpcFailure(message)) => Err(ChainError::Rpc(message)),
             _ => Ok(()),
         }
     }
+}
+
+/// The hash of a simulated transaction: fixed by its sender, nonce and chain.
+fn tx_hash(sender: Address, nonce: u64, seed: u64, instance: u64) -> B256 {
+    keccak256(
+        [
+            sender.as_slice(),
+            &nonce.to_be_bytes(),
+            &seed.to_be_bytes(),
+            &instance.to_be_bytes(),
+        ]
+        .concat(),
+    )
 }
 
 impl Chain for SimChain {
@@ -559,9 +630,7 @@ impl Chain for SimChain {
         self.rpc_fault()?;
         let state = self.shared.lock();
         let to = to.min(state.confirmed_head(&self.shared.config).number);
-        let start = state.events.partition_point(|record| record.block < from);
-        let end = state.events.partition_point(|record| record.block <= to);
-        Ok(state.events[start..end.max(start)].to_vec())
+        state.history.events(&self.cursor, from, to)
     }
 
     async fn sign(&self, transaction: Transaction) -> Result<SignedTx, ChainError> {
@@ -570,15 +639,7 @@ impl Chain for SimChain {
         let account = state.accounts.entry(self.account).or_default();
         account.nonce += 1;
         let nonce = account.nonce;
-        let hash = keccak256(
-            [
-                self.account.as_slice(),
-                &nonce.to_be_bytes(),
-                &config.seed.to_be_bytes(),
-                &self.shared.instance.to_be_bytes(),
-            ]
-            .concat(),
-        );
+        let hash = tx_hash(self.account, nonce, config.seed, self.shared.instance);
         Ok(SignedTx {
             hash,
             nonce,
@@ -705,12 +766,24 @@ impl Chain for SimChain {
         loop {
             {
                 let state = self.shared.lock();
-                if let Some((mined_in, receipt)) = state.receipts.get(&pending.hash) {
+                if let Some((mined_in, receipt)) = state.history.receipt(&pending.hash) {
                     let confirmed = state.confirmed_head(&self.shared.config).number;
-                    if *mined_in <= confirmed {
+                    if mined_in <= confirmed {
                         return receipt.clone();
                     }
                 } else if !state.mempool.iter().any(|e| e.pending.hash == pending.hash) {
+                    if let Some(sender) = self.receipt_dropped(&state, pending) {
+                        // It may have been mined: saying "dropped" would invite sending it
+                        // again, so say what is known.
+                        return Err(ChainError::Rpc(format!(
+                            "history pruned: the simulated chain no longer keeps the receipt \
+                             of {} {} (nonce {} of {sender}); it keeps the newest {} receipts",
+                            pending.transaction.name(),
+                            pending.hash,
+                            pending.nonce,
+                            self.shared.config.history.receipts
+                        )));
+                    }
                     return Err(ChainError::Dropped {
                         transaction: pending.transaction.name(),
                         hash: pending.hash,
