@@ -53,10 +53,10 @@ impl<C: Chain> Node<C> {
         match self.inner.chain.send(signed).await {
             Ok(pending) => Ok(pending),
             Err(error) => {
-                // An RPC failure may hide a transaction that did reach the chain: leave
-                // it in the journal, whose reconciliation finds out. Anything else was
-                // refused for sure.
-                if !matches!(error, ChainError::Rpc(_)) {
+                // An RPC failure or an unreachable chain may hide a transaction that did
+                // reach the chain: leave it in the journal, whose reconciliation finds
+                // out. Anything else was refused for sure.
+                if !matches!(error, ChainError::Rpc(_) | ChainError::Unavailable(_)) {
                     self.resolve(hash, TxOutcome::Dropped, &error.to_string());
                 }
                 Err(error.into())
@@ -142,6 +142,19 @@ impl<C: Chain> Node<C> {
                 },
             }
         };
+        // An endpoint now serving another chain knows none of our transactions: that is
+        // not a drop, and the journal keeps them until the right chain is back.
+        let result = match result {
+            Err(dropped @ ChainError::Dropped { .. }) => match self.ensure_right_chain().await {
+                Ok(()) => Err(dropped),
+                Err(wrong) => Err(ChainError::Unavailable(format!(
+                    "{} {} cannot be followed: {wrong}",
+                    winner.transaction.name(),
+                    winner.hash
+                ))),
+            },
+            other => other,
+        };
         let others = match &result {
             Ok(receipt) => {
                 self.resolve(
@@ -159,7 +172,9 @@ impl<C: Chain> Node<C> {
                 self.resolve(winner.hash, TxOutcome::Dropped, &error.to_string());
                 Some(TxOutcome::Dropped)
             }
-            Err(ChainError::NotMined { .. } | ChainError::Rpc(_) | ChainError::Unavailable(_)) => None,
+            Err(ChainError::NotMined { .. } | ChainError::Rpc(_) | ChainError::Unavailable(_)) => {
+                None
+            }
         };
         if let Some(outcome) = others {
             // Every other transaction of the nonce: none of them can be mined any more.
@@ -186,6 +201,11 @@ impl<C: Chain> Node<C> {
     async fn replace(&self, stuck: &PendingTx) -> Replacement {
         let _one_at_a_time = self.inner.submission.lock().await;
         if self.is_shutting_down() {
+            return Replacement::Failed;
+        }
+        // As for every transaction: nothing is signed for another chain.
+        if let Err(error) = self.ensure_right_chain().await {
+            tracing::warn!(%error, tx = %stuck.hash, "not replacing: the chain cannot be checked or is not ours");
             return Replacement::Failed;
         }
         let cap = self.inner.config.max_fee_per_gas;
@@ -222,7 +242,7 @@ impl<C: Chain> Node<C> {
                 // The one it would replace may just have been mined ("nonce too low"), or
                 // the chain wants more: keep waiting for what is out there.
                 tracing::warn!(%error, tx = %stuck.hash, "replacement refused; waiting");
-                if !matches!(error, ChainError::Rpc(_)) {
+                if !matches!(error, ChainError::Rpc(_) | ChainError::Unavailable(_)) {
                     self.resolve(hash, TxOutcome::Dropped, &error.to_string());
                 }
                 Replacement::Failed
