@@ -56,7 +56,7 @@ impl Fees {
 /// `value × (100 + percent) / 100`.
 pub fn raised(value: u128, percent: u128) -> u128 {
     let scaled = value.saturating_mul(100 + percent);
-    scaled / 100 + u128::from(scaled % 100 != 0)
+    scaled / 100 + u128::from(!scaled.is_multiple_of(100))
 }
 
 /// Whether `new` may replace `old` at a node that requires [`REQUIRED_BUMP_PERCENT`]:
