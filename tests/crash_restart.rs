@@ -503,7 +503,10 @@ async fn join_killed_after_a_replacement_was_sent() {
     let calls = world.check_chain(point).await;
     world.assert_join_calls(&calls, &partners, point);
 
-    // The journal: the replaced transaction and the one that won, of one nonce.
+    // The journal: the replaced transaction and the one that won, of one nonce. Read once
+    // the node is gone: it holds the datadir's lock while it runs.
+    let mut second = second;
+    second.kill();
     let store = tokennet::node::store::Store::open(&datadir).unwrap();
     let entries = store.journal_entries().unwrap();
     let replacement = entries
