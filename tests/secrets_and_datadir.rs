@@ -299,14 +299,7 @@ fn secret_files_that_others_can_read_are_warned_about() {
         &token,
     ]));
     let shown = text(&output);
-    for (file, file_mode) in [(&key, "0666"), (&token, "0644")] {
-        assert!(
-            shown.contains(&format!("{} has mode {file_mode}", file.display()))
-                && shown.contains(&format!("chmod 600 {}", file.display())),
-            "a warning for {}:\n{shown}",
-            file.display()
-        );
-    }
+    assert_mode_warnings(&shown, &[(&key, "0666"), (&token, "0644")]);
     assert!(
         shown.contains("WARN"),
         "the key's warning is a log line:\n{shown}"
@@ -341,14 +334,7 @@ fn secret_files_that_others_can_read_are_warned_about() {
         &registry,
     ]));
     let shown = text(&output);
-    for (file, file_mode) in [(&keystore, "0644"), (&password, "0666")] {
-        assert!(
-            shown.contains(&format!("{} has mode {file_mode}", file.display()))
-                && shown.contains(&format!("chmod 600 {}", file.display())),
-            "a warning for {}:\n{shown}",
-            file.display()
-        );
-    }
+    assert_mode_warnings(&shown, &[(&keystore, "0644"), (&password, "0666")]);
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let output = run_to_exit(&args(&[
         &"node",
@@ -543,4 +529,16 @@ async fn on_anvil_one_node_per_datadir_a_killed_nodes_lock_does_not_block_and_no
     let (status, body) = restarted.call("GET", "/api/v1/status", None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
     assert_no_secret(&restarted.output());
+}
+
+/// Asserts that `shown` warns about each file with its mode and the `chmod 600` that fixes it.
+fn assert_mode_warnings(shown: &str, files: &[(&std::path::PathBuf, &str)]) {
+    for (file, file_mode) in files {
+        assert!(
+            shown.contains(&format!("{} has mode {file_mode}", file.display()))
+                && shown.contains(&format!("chmod 600 {}", file.display())),
+            "a warning for {}:\n{shown}",
+            file.display()
+        );
+    }
 }
