@@ -250,6 +250,7 @@ async fn main() -> anyhow::Result<()> {
             .start();
         node.wait_ready().await;
         let params = ConnectionParams {
+            partner_selection: Default::default(),
             initial_channel_target: 3,
             ..ConnectionParams::with_funds(funds)
         };

@@ -149,6 +149,7 @@ pub async fn start(config: &EmbeddedConfig) -> Result<EmbeddedNetwork, EmbeddedE
         .map(|index| chain.create_account(index, config.eth_balance))
         .collect();
     let peer_params = ConnectionParams {
+        partner_selection: Default::default(),
         funds: U256::from(PEER_FUNDS_UNITS) * one_token(),
         initial_channel_target: PEER_CHANNEL_TARGET,
         joinable_funds_target: JoinableFraction::from_billionths(400_000_000),

@@ -90,6 +90,7 @@ fn params() -> BoxedStrategy<ConnectionParams> {
     (amount(), target(), joinable())
         .prop_map(
             |(funds, initial_channel_target, joinable_funds_target)| ConnectionParams {
+                partner_selection: Default::default(),
                 funds,
                 initial_channel_target,
                 joinable_funds_target,

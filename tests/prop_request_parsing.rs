@@ -495,6 +495,7 @@ fn join_outcome(
         Some(field) => field.want.ok_or("'joinable_funds_target'")?,
     };
     Ok(ConnectionParams {
+        partner_selection: Default::default(),
         funds,
         initial_channel_target,
         joinable_funds_target,
@@ -617,6 +618,7 @@ fn params() -> BoxedStrategy<ConnectionParams> {
         billionths(),
     )
         .prop_map(|(funds, target, b)| ConnectionParams {
+            partner_selection: Default::default(),
             funds,
             initial_channel_target: target,
             joinable_funds_target: fraction(b),

@@ -36,6 +36,7 @@ async fn history_stays_bounded_over_many_join_leave_cycles() {
     observer.wait_ready().await;
 
     let params = ConnectionParams {
+        partner_selection: Default::default(),
         initial_channel_target: 2,
         ..ConnectionParams::with_funds(e18() / U256::from(2u64))
     };

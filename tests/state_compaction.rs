@@ -39,6 +39,7 @@ async fn settled_channels_are_compacted_and_their_participants_kept() {
     node.wait_ready().await;
 
     let params = ConnectionParams {
+        partner_selection: Default::default(),
         initial_channel_target: 2,
         ..ConnectionParams::with_funds(e18() / tokennet::types::U256::from(2u64))
     };

@@ -121,6 +121,7 @@ async fn node(
 /// A join of 100 tokens with two channels: an approve and two opens.
 fn join_params() -> ConnectionParams {
     ConnectionParams {
+        partner_selection: Default::default(),
         initial_channel_target: 2,
         ..ConnectionParams::with_funds(U256::from(100u64))
     }

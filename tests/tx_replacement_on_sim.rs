@@ -48,6 +48,7 @@ async fn node(
 
 fn join_params() -> ConnectionParams {
     ConnectionParams {
+        partner_selection: Default::default(),
         initial_channel_target: 2,
         ..ConnectionParams::with_funds(U256::from(100u64))
     }

@@ -661,6 +661,7 @@ impl<'s> Engine<'s> {
             Op::Join => {
                 let node = &self.nodes[n as usize];
                 let params = ConnectionParams {
+                    partner_selection: Default::default(),
                     funds: node.funds,
                     initial_channel_target: node.target,
                     joinable_funds_target: node.joinable,

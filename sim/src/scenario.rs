@@ -410,6 +410,20 @@ impl Scenario {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn strategy_kinds_parse_from_toml() {
+        #[derive(serde::Deserialize)]
+        struct Scenario {
+            strategy: crate::strategy::StrategyKind,
+        }
+        for kind in crate::strategy::StrategyKind::ALL {
+            let text = format!("strategy = \"{kind}\"");
+            let scenario: Scenario = toml::from_str(&text).expect("parses");
+            assert_eq!(scenario.strategy, kind);
+        }
+        assert!(toml::from_str::<Scenario>("strategy = \"random\"").is_err());
+    }
+
     use super::*;
 
     const MINIMAL: &str = r#"

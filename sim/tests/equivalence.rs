@@ -92,6 +92,7 @@ async fn node_channels() -> BTreeSet<ChannelRow> {
     let funds = tokens_to_units(100.0);
     let ten_eth = U256::from(10u64) * U256::from(10u64).pow(U256::from(18));
     let params = ConnectionParams {
+        partner_selection: Default::default(),
         funds,
         initial_channel_target: 2,
         joinable_funds_target: JoinableFraction::from_f64(0.4).unwrap(),

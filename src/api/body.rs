@@ -161,6 +161,7 @@ pub fn join_params(body: &[u8]) -> Result<ConnectionParams, ApiError> {
             })?,
     };
     Ok(ConnectionParams {
+        partner_selection: Default::default(),
         funds,
         initial_channel_target,
         joinable_funds_target,

@@ -5,10 +5,13 @@
 //! node executes those actions on a chain; the growth simulator executes them on a
 //! ledger. Both run exactly this code.
 
+mod decision;
 mod params;
 mod participants;
 mod retry;
+pub mod strategy;
 
+pub use decision::{Decision, DecisionInputs, DecisionKind};
 pub use params::{
     ConnectionParams, FractionOutOfRange, JoinableFraction, DEFAULT_INITIAL_CHANNEL_TARGET,
     DEFAULT_JOINABLE_FUNDS_TARGET, MAX_INITIAL_CHANNEL_TARGET,

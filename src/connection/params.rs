@@ -1,5 +1,6 @@
 //! The parameters of a join and the funds arithmetic they define (SPEC §3).
 
+use super::strategy::StrategyKind;
 use crate::types::U256;
 
 /// Default `initial_channel_target`.
@@ -58,6 +59,8 @@ pub struct ConnectionParams {
     pub initial_channel_target: u32,
     /// Share of `funds` held back for channels others open.
     pub joinable_funds_target: JoinableFraction,
+    /// How new partners are chosen (SPEC §3.1).
+    pub partner_selection: StrategyKind,
 }
 
 impl ConnectionParams {
@@ -67,6 +70,7 @@ impl ConnectionParams {
             funds,
             initial_channel_target: DEFAULT_INITIAL_CHANNEL_TARGET,
             joinable_funds_target: DEFAULT_JOINABLE_FUNDS_TARGET,
+            partner_selection: StrategyKind::Uniform,
         }
     }
 
@@ -101,6 +105,7 @@ mod tests {
 
     fn params(funds: U256, target: u32, joinable: f64) -> ConnectionParams {
         ConnectionParams {
+            partner_selection: Default::default(),
             funds,
             initial_channel_target: target,
             joinable_funds_target: JoinableFraction::from_f64(joinable).unwrap(),

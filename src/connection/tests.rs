@@ -43,6 +43,7 @@ fn params(funds: u64, target: u32, joinable: f64) -> ConnectionParams {
 
 fn params_u256(funds: U256, target: u32, joinable: f64) -> ConnectionParams {
     ConnectionParams {
+        partner_selection: Default::default(),
         funds,
         initial_channel_target: target,
         joinable_funds_target: match JoinableFraction::from_f64(joinable) {

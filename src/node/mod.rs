@@ -574,6 +574,7 @@ impl<C: Chain> Node<C> {
             })
             .unwrap_or_default();
         let params = params.unwrap_or(ConnectionParams {
+            partner_selection: Default::default(),
             initial_channel_target: 0,
             ..ConnectionParams::with_funds(U256::ZERO)
         });

@@ -110,6 +110,23 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE journal ADD COLUMN replaces TEXT;
      ALTER TABLE journal ADD COLUMN fees TEXT;
      CREATE INDEX journal_unresolved_by_nonce ON journal (nonce) WHERE outcome IS NULL;",
+    // 4: strategies and decisions. A connection keeps the strategy it joined with; every
+    // decision of the connection manager is a row, kept per token network up to a bound.
+    "ALTER TABLE connections ADD COLUMN partner_selection TEXT NOT NULL DEFAULT 'uniform';
+     CREATE TABLE decisions (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         token_network TEXT NOT NULL,
+         time TEXT NOT NULL,
+         block INTEGER NOT NULL,
+         kind TEXT NOT NULL,
+         partner TEXT,
+         channel_id INTEGER,
+         amount TEXT,
+         strategy TEXT NOT NULL,
+         reason TEXT NOT NULL,
+         inputs TEXT NOT NULL
+     );
+     CREATE INDEX decisions_by_network ON decisions (token_network, id);",
 ];
 
 /// A journal row as read: hash, nonce, transaction JSON, fees JSON.
@@ -541,7 +558,7 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let raw_connections = self.rows(
             "SELECT token_network, token, funds, initial_channel_target,
-                    joinable_billionths, state, reported_funds
+                    joinable_billionths, state, reported_funds, partner_selection
              FROM connections ORDER BY rowid",
             [],
             |row| {
@@ -553,6 +570,7 @@ impl Store {
                     row.get::<_, u32>(4)?,
                     row.get::<_, String>(5)?,
                     row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
                 ))
             },
         )?;
@@ -561,11 +579,15 @@ impl Store {
             .map(|text| serde_json::from_str(text).map_err(|e| self.corrupt("event", e)))
             .collect::<Result<Vec<EventRecord>, _>>()?;
         let mut connections = Vec::with_capacity(raw_connections.len());
-        for (network, token, funds, target, joinable, state, reported) in raw_connections {
+        for (network, token, funds, target, joinable, state, reported, strategy) in raw_connections
+        {
             connections.push(StoredConnection {
                 token_network: self.address(&network)?,
                 token: self.address(&token)?,
                 params: ConnectionParams {
+                    partner_selection: strategy
+                        .parse()
+                        .map_err(|e| self.corrupt("partner_selection", e))?,
                     funds: self.amount(&funds)?,
                     initial_channel_target: target,
                     joinable_funds_target: JoinableFraction::from_billionths(joinable),
@@ -759,10 +781,12 @@ impl Store {
         self.with(|c| {
             c.execute(
                 "INSERT INTO connections (token_network, token, funds, initial_channel_target,
-                                          joinable_billionths, state, reported_funds)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                                          joinable_billionths, state, reported_funds,
+                                          partner_selection)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (token_network) DO UPDATE SET
                      funds = excluded.funds,
+                     partner_selection = excluded.partner_selection,
                      initial_channel_target = excluded.initial_channel_target,
                      joinable_billionths = excluded.joinable_billionths,
                      state = excluded.state,
@@ -775,6 +799,7 @@ impl Store {
                     connection.params.joinable_funds_target.billionths(),
                     connection.state.as_str(),
                     connection.reported_funds.to_string(),
+                    connection.params.partner_selection.name(),
                 ],
             )
             .map(|_| ())
@@ -1147,7 +1172,7 @@ mod tests {
                     .map_err(|e| store.sql(e))
             })
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, SCHEMA_VERSION);
         // The row written before the migration: in flight, fees unknown (zero).
         let old = store
             .journal_in_flight(&deposit_tx(20).purpose())
