@@ -7,6 +7,7 @@
 //! at once.
 
 mod chain_watch;
+mod decisions;
 pub mod datadir;
 mod error;
 mod executor;
