@@ -277,3 +277,90 @@ impl super::scenarios::ScenarioNet for AnvilScenario {
         self.net.balance(&chain, owner).await
     }
 }
+
+/// One mined transaction, with its receipt's status.
+#[derive(Clone, Debug)]
+pub struct MinedTx {
+    /// The sender.
+    pub from: Address,
+    /// The transaction's hash.
+    pub hash: B256,
+    /// Its block.
+    pub block: u64,
+    /// Its call data.
+    pub input: Vec<u8>,
+    /// The receipt's `status`: false when it reverted.
+    pub succeeded: bool,
+}
+
+impl MinedTx {
+    /// Whether it calls the function of `selector`.
+    pub fn calls(&self, selector: [u8; 4]) -> bool {
+        self.input.len() >= 4 && self.input[..4] == selector
+    }
+
+    /// The first argument of its call, when it is a channel identifier (close, settle).
+    pub fn channel_argument(&self) -> Option<U256> {
+        self.input.get(4..36).map(|word| U256::from_be_slice(word))
+    }
+}
+
+impl AnvilScenario {
+    /// The accounts handed out by [`super::scenarios::ScenarioNet::account`] so far.
+    pub fn accounts(&self) -> Vec<Address> {
+        (1..self.next_account)
+            .map(|i| self.net.signer(i).address())
+            .collect()
+    }
+
+    /// The newest block's number.
+    pub async fn head(&self) -> u64 {
+        let number = self.raw("eth_blockNumber", serde_json::json!([])).await;
+        hex_u64(&number)
+    }
+
+    /// Every mined transaction sent from one of `senders`, read block by block from
+    /// anvil (`eth_getBlockByNumber` with full transactions, and each one's receipt).
+    pub async fn mined_transactions(&self, senders: &[Address]) -> Vec<MinedTx> {
+        let head = self.head().await;
+        let mut mined = Vec::new();
+        for number in 0..=head {
+            let block = self
+                .raw(
+                    "eth_getBlockByNumber",
+                    serde_json::json!([format!("0x{number:x}"), true]),
+                )
+                .await;
+            for tx in block["transactions"].as_array().into_iter().flatten() {
+                let from: Address = tx["from"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .expect("a sender");
+                if !senders.contains(&from) {
+                    continue;
+                }
+                let hash: B256 = tx["hash"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .expect("a hash");
+                let receipt = self
+                    .raw("eth_getTransactionReceipt", serde_json::json!([hash]))
+                    .await;
+                let input = tx["input"].as_str().unwrap_or("0x");
+                mined.push(MinedTx {
+                    from,
+                    hash,
+                    block: number,
+                    input: alloy::hex::decode(input).expect("hex call data"),
+                    succeeded: hex_u64(&receipt["status"]) == 1,
+                });
+            }
+        }
+        mined
+    }
+}
+
+fn hex_u64(value: &serde_json::Value) -> u64 {
+    let text = value.as_str().expect("a hex quantity");
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).expect("a hex quantity")
+}
