@@ -13,13 +13,15 @@
 //! - [`manager`]: the connection-manager driver, which asks each node's manager and
 //!   turns its actions into transactions, and runs a block's reactions once it is mined;
 //! - [`strategies`]: the partner-selection strategies of the run;
-//! - [`records`] and [`units`]: counters, samples, the rows of the output files.
+//! - [`records`] and [`units`]: counters, samples, the rows of the output files;
+//! - [`decisions`]: `decisions.csv`, with `--decisions`.
 //!
 //! A node reacts only to events that concern it; no event is broadcast to every node.
 
 mod arrivals;
 mod blocks;
 mod clock;
+mod decisions;
 mod events;
 mod index;
 mod manager;
@@ -33,6 +35,7 @@ use tokennet::chain::Transaction;
 use tokennet::types::{Address, U256};
 
 pub use clock::Millis;
+pub use decisions::{DecisionLog, DECISIONS_HEADER};
 pub use node::{JoinFailure, NodeState};
 pub use records::{ChannelRecord, Counters, NodeRecord, RunResult, Sample};
 pub use units::{tokens_to_units, units_to_tokens};
@@ -64,6 +67,8 @@ pub struct Engine<'s> {
     reactions: Reactions,
     strategies: Strategies,
     records: Records,
+    /// `decisions.csv`, with `--decisions`.
+    decisions: Option<DecisionLog>,
 }
 
 impl<'s> Engine<'s> {
@@ -100,6 +105,7 @@ impl<'s> Engine<'s> {
             reactions: Reactions::default(),
             strategies: Strategies::new(scenario),
             records: Records::default(),
+            decisions: None,
         };
         engine.create_nodes();
         engine.schedule_next_arrival();
@@ -110,6 +116,11 @@ impl<'s> Engine<'s> {
     /// Checks at every sample that no token was created or lost (slow: for tests).
     pub fn check_conservation(&mut self, on: bool) {
         self.records.check_conservation = on;
+    }
+
+    /// Writes every decision of every node's connection manager to `log`.
+    pub fn log_decisions(&mut self, log: DecisionLog) {
+        self.decisions = Some(log);
     }
 
     /// Runs to the end; `progress` is told the fraction done now and then.

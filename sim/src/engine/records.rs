@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokennet::types::U256;
 
 use super::clock::Millis;
+use super::decisions::DecisionLog;
 use super::index::BOOTSTRAP_INDEX;
 use super::node::{JoinFailure, NodeState};
 use super::units::units_to_tokens;
@@ -113,6 +114,8 @@ pub struct RunResult {
     pub counters: Counters,
     /// Virtual time simulated.
     pub simulated: Duration,
+    /// The decision log, if the run kept one, to be finished by the caller.
+    pub decision_log: Option<DecisionLog>,
 }
 
 /// The counters and the samples taken so far.
@@ -247,6 +250,7 @@ impl Engine<'_> {
             channels,
             counters: self.records.counters,
             simulated: Duration::from_millis(self.clock.now),
+            decision_log: self.decisions,
         }
     }
 }
