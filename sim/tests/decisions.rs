@@ -121,7 +121,10 @@ fn every_channel_has_one_open_and_every_funded_partner_channel_a_match() {
     assert_eq!(header.join(","), DECISIONS_HEADER);
     let addresses = addresses(&out);
     for row in &rows {
-        assert!(!row["reason"].is_empty(), "a decision without a reason: {row:?}");
+        assert!(
+            !row["reason"].is_empty(),
+            "a decision without a reason: {row:?}"
+        );
         assert_eq!(row["strategy"], "uniform", "{row:?}");
         let node: usize = row["node"].parse().unwrap();
         assert_eq!(row["address"], addresses[node], "{row:?}");
@@ -160,10 +163,14 @@ fn every_channel_has_one_open_and_every_funded_partner_channel_a_match() {
         );
     }
 
-    // Every channel the partner of the opener funded has the partner's `match`, whose
-    // amount is its deposit.
-    let matches = of_kind(&rows, "match");
-    assert!(!matches.is_empty(), "no match in {rows:?}");
+    // Every channel the partner of the opener funded has one decision of the partner
+    // that funded it, whose amount is its deposit: a `match` of the opener's deposit, or
+    // a `deposit` when the partner's own retry topped the channel up first.
+    assert!(!of_kind(&rows, "match").is_empty(), "no match in {rows:?}");
+    let fundings: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r["kind"] == "match" || r["kind"] == "deposit")
+        .collect();
     for channel in &channels {
         let id = &channel["channel_id"];
         let (a, b) = (
@@ -186,17 +193,17 @@ fn every_channel_has_one_open_and_every_funded_partner_channel_a_match() {
         if deposit.is_zero() {
             continue;
         }
-        let matched: Vec<_> = matches
+        let funded: Vec<_> = fundings
             .iter()
             .filter(|m| &m["channel_id"] == id && m["node"] == other.to_string())
             .collect();
         assert_eq!(
-            matched.len(),
+            funded.len(),
             1,
-            "channel {id}: node {other} deposited {deposit}, with one match: {matches:?}"
+            "channel {id}: node {other} deposited {deposit}, by one decision: {fundings:?}"
         );
-        assert_eq!(matched[0]["amount"], deposit.to_string(), "{matched:?}");
-        assert!(matched[0]["inputs"].contains("partner_deposit="));
+        assert_eq!(funded[0]["amount"], deposit.to_string(), "{funded:?}");
+        assert!(funded[0]["inputs"].contains("our_deposit="), "{funded:?}");
     }
 }
 
@@ -206,7 +213,10 @@ fn a_leave_closes_each_channel_once_and_each_closed_channel_is_settled_once() {
     let out = run(&scenario("lifetime = 600.0"), dir.path());
     let (_, rows) = read_csv(&out.join("decisions.csv"));
     let closes = of_kind(&rows, "close");
-    assert!(closes.len() >= 2, "the visitors close their channels: {rows:?}");
+    assert!(
+        closes.len() >= 2,
+        "the visitors close their channels: {rows:?}"
+    );
     let mut closed = BTreeSet::new();
     for close in &closes {
         assert!(
@@ -222,7 +232,11 @@ fn a_leave_closes_each_channel_once_and_each_closed_channel_is_settled_once() {
         closed,
         "each closed channel settled: {settles:?}"
     );
-    assert_eq!(settled.len(), closed.len(), "none settled twice: {settles:?}");
+    assert_eq!(
+        settled.len(),
+        closed.len(),
+        "none settled twice: {settles:?}"
+    );
     let (_, nodes) = read_csv(&out.join("nodes.csv"));
     let left = nodes.iter().filter(|n| n["state"] == "left").count();
     assert_eq!(left, 2, "both visitors left: {nodes:?}");

@@ -6,6 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokennet::chain::gas::GAS;
 use tokennet::chain::Transaction;
+use tokennet::connection::Outcome;
 use tokennet::types::U256;
 
 use super::clock::{millis, Event, Millis};
@@ -52,8 +53,9 @@ impl Blocks {
 
 impl Engine<'_> {
     /// Submits transactions: each is included at the first block after its latency, not
-    /// before its predecessor. Returns how many were accepted.
-    pub(super) fn submit(&mut self, n: u32, op: Op, transactions: Vec<Transaction>) -> u32 {
+    /// before its predecessor. `op`: the queued operation they belong to (`None` for a
+    /// settle). Returns how many were accepted.
+    pub(super) fn submit(&mut self, n: u32, op: Option<Op>, transactions: Vec<Transaction>) -> u32 {
         let cohort = &self.scenario.cohorts[self.nodes[n as usize].cohort as usize];
         let latency = &cohort.tx_latency;
         let now = self.clock.now;
@@ -68,7 +70,7 @@ impl Engine<'_> {
                 .saturating_sub(self.nodes[n as usize].reserved_wei);
             if available < cost {
                 self.records.counters.transactions_without_eth += 1;
-                if op == Op::Join {
+                if op == Some(Op::Join) {
                     self.fail_join(n, JoinFailure::InsufficientEth);
                 }
                 break;
@@ -93,10 +95,11 @@ impl Engine<'_> {
                 Event::Mined {
                     node: n,
                     tx: Box::new(tx),
+                    queued: op.is_some(),
                 },
             );
         }
-        if timed_out && op == Op::Join {
+        if timed_out && op == Some(Op::Join) {
             self.fail_join(n, JoinFailure::Timeout);
         }
         sent
@@ -105,7 +108,7 @@ impl Engine<'_> {
     /// Node `n`'s transaction is included now: it pays its gas, runs on the ledger, and
     /// its events go to the indexes. When it was the last of its operation, the next
     /// operation starts after this block's reactions.
-    pub(super) fn mined(&mut self, n: u32, tx: Transaction) {
+    pub(super) fn mined(&mut self, n: u32, tx: Transaction, queued: bool) {
         let now = self.clock.now;
         if !self.blocks.block_end_scheduled {
             // Scheduled now, it runs after every transaction of this block: those were
@@ -119,28 +122,31 @@ impl Engine<'_> {
             let node = &mut self.nodes[n as usize];
             node.reserved_wei = node.reserved_wei.saturating_sub(cost);
         }
-        let charged = self.ledger.charge_gas(&address, cost).is_ok();
-        if charged {
+        let outcome = if self.ledger.charge_gas(&address, cost).is_ok() {
             self.records.counters.gas_spent_wei += cost;
-            let timestamp = now / 1000;
-            match self.ledger.execute(address, &tx, timestamp) {
+            match self.ledger.execute(address, &tx, now / 1000) {
                 Ok(executed) => {
                     for event in executed.events {
                         self.apply(event);
                     }
+                    Outcome::Confirmed
                 }
                 Err(_) => {
                     self.records.counters.transactions_reverted += 1;
-                    if self.nodes[n as usize].current == Some(Op::Join) {
-                        self.fail_join(n, JoinFailure::Reverted);
-                    }
+                    Outcome::Reverted
                 }
             }
         } else {
             self.records.counters.transactions_without_eth += 1;
-            if self.nodes[n as usize].current == Some(Op::Join) {
-                self.fail_join(n, JoinFailure::InsufficientEth);
+            Outcome::NoEth
+        };
+        if queued && self.nodes[n as usize].current == Some(Op::Join) {
+            if let Some(failure) = JoinFailure::from_outcome(outcome) {
+                self.fail_join(n, failure);
             }
+        }
+        if !queued {
+            return;
         }
         let node = &mut self.nodes[n as usize];
         node.in_flight = node.in_flight.saturating_sub(1);

@@ -23,9 +23,14 @@ pub(super) enum Event {
     Arrive(u32),
     /// A node's lifetime is over: it leaves.
     Leave(u32),
-    /// A node's transaction is included in the block of this time.
-    Mined { node: u32, tx: Box<Transaction> },
-    /// A node may settle a closed channel now.
+    /// A node's transaction is included in the block of this time; `queued`: sent by
+    /// the operation in progress in the node's queue (a settle is sent outside it).
+    Mined {
+        node: u32,
+        tx: Box<Transaction>,
+        queued: bool,
+    },
+    /// A node's manager settles a closed channel now, if it is still unsettled.
     SettleDue { node: u32, channel: ChannelId },
     /// A node's next queued operation starts.
     StartOps(u32),

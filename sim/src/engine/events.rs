@@ -3,9 +3,9 @@
 
 use tokennet::chain::ChainEvent;
 
-use super::clock::Event;
-use super::index::{EdgeState, BOOTSTRAP_INDEX};
-use super::manager::Reaction;
+use tokennet::connection::{Closer, Reaction};
+
+use super::index::{Closed, EdgeState, BOOTSTRAP_INDEX};
 use super::Engine;
 use crate::strategy::GraphChange;
 
@@ -49,7 +49,7 @@ impl Engine<'_> {
                         self.mark_dirty(side);
                     }
                 }
-                self.react(Reaction::NewChannel);
+                self.react_at_block_end(None, Reaction::NewChannel);
             }
             ChainEvent::ChannelNewDeposit {
                 channel_id,
@@ -79,10 +79,7 @@ impl Engine<'_> {
                     self.mark_dirty(who);
                 }
                 if partner != BOOTSTRAP_INDEX && self.active_manager(partner).is_some() {
-                    self.react(Reaction::PartnerDeposit {
-                        node: partner,
-                        channel: channel_id,
-                    });
+                    self.react_at_block_end(Some(partner), Reaction::PartnerDeposit { channel_id });
                 }
             }
             ChainEvent::ChannelClosed {
@@ -110,17 +107,28 @@ impl Engine<'_> {
                         self.mark_dirty(side);
                     }
                 }
-                // The closer settles once the settle timeout has passed.
-                if let Some(&closer) = self.index.index_of.get(&closing_participant) {
-                    let due_s = self.clock.now / 1000 + self.blocks.settle_timeout_s + 1;
-                    let due = self.blocks.block_at_or_after(due_s * 1000);
-                    self.clock.schedule(
-                        due,
-                        Event::SettleDue {
-                            node: closer,
-                            channel: channel_id,
-                        },
-                    );
+                // Each participant's manager says when it settles (SPEC §3.1): the
+                // closer once the window opens, the other after a grace period.
+                let closed_at = self.clock.now / 1000;
+                let closer = self.index.index_or_bootstrap(&closing_participant);
+                self.index.closed.insert(
+                    channel_id,
+                    Closed {
+                        closer,
+                        at_seconds: closed_at,
+                    },
+                );
+                let partner = if closer == a { b } else { a };
+                for (side, by) in [(closer, Closer::Us), (partner, Closer::Partner)] {
+                    if side != BOOTSTRAP_INDEX {
+                        let reaction = Reaction::Closed {
+                            channel_id,
+                            by,
+                            closed_at,
+                            settle_timeout: self.blocks.settle_timeout_s,
+                        };
+                        self.react_now(side, reaction);
+                    }
                 }
             }
             ChainEvent::ChannelSettled { channel_id, .. } => {
@@ -132,12 +140,14 @@ impl Engine<'_> {
                 else {
                     return;
                 };
+                self.index.closed.remove(&channel_id);
                 for side in [edge.a, edge.b] {
                     if side != BOOTSTRAP_INDEX {
                         self.nodes[side as usize]
                             .channels
                             .retain(|c| *c != channel_id);
                         self.mark_dirty(side);
+                        self.maybe_left(side);
                     }
                 }
             }

@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use tokennet::connection::{OpenChannel, Participants};
-use tokennet::types::{Address, BOOTSTRAP_ADDRESS, U256};
+use tokennet::types::{Address, ChannelId, BOOTSTRAP_ADDRESS, U256};
 
 use super::Engine;
 
@@ -34,6 +34,15 @@ impl EdgeState {
     }
 }
 
+/// A channel closed and not settled yet: who closed it, and when.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Closed {
+    /// The closer's node index.
+    pub(super) closer: u32,
+    /// Timestamp of the block of the close, seconds.
+    pub(super) at_seconds: u64,
+}
+
 /// The indexes.
 pub(super) struct ChannelIndex {
     /// Everyone who has ever had a channel.
@@ -46,6 +55,8 @@ pub(super) struct ChannelIndex {
     pub(super) addresses: Vec<Address>,
     /// Nodes whose channels changed during the current block.
     pub(super) dirty: Vec<u32>,
+    /// Channels closed and not settled (few at a time: a map, not a column of `edges`).
+    pub(super) closed: HashMap<ChannelId, Closed>,
 }
 
 impl ChannelIndex {
@@ -57,6 +68,7 @@ impl ChannelIndex {
             index_of: HashMap::with_capacity_and_hasher(nodes, Default::default()),
             addresses: Vec::with_capacity(nodes),
             dirty: Vec::new(),
+            closed: HashMap::default(),
         }
     }
 

@@ -155,8 +155,8 @@ impl<'s> Engine<'s> {
                 self.arrive(node);
             }
             Event::Leave(node) => self.enqueue(node, Op::Leave),
-            Event::Mined { node, tx } => self.mined(node, *tx),
-            Event::SettleDue { node, channel } => self.enqueue(node, Op::Settle(channel)),
+            Event::Mined { node, tx, queued } => self.mined(node, *tx, queued),
+            Event::SettleDue { node, channel } => self.settle(node, channel),
             Event::StartOps(node) => {
                 self.nodes[node as usize].start_scheduled = false;
                 self.start_next_op(node);

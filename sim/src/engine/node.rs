@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use serde::Serialize;
-use tokennet::connection::{ConnectionManager, JoinableFraction, RetryGate};
+use tokennet::connection::{ConnectionManager, JoinableFraction, Outcome};
 use tokennet::types::{Address, ChannelId, U256};
 
 use super::clock::{Event, Millis};
@@ -25,6 +25,19 @@ pub enum JoinFailure {
     Reverted,
 }
 
+impl JoinFailure {
+    /// Why a join failed, from how one of its transactions ended; `None` when it did
+    /// what it was sent for.
+    pub(super) fn from_outcome(outcome: Outcome) -> Option<Self> {
+        match outcome {
+            Outcome::Confirmed => None,
+            Outcome::Reverted | Outcome::Dropped | Outcome::Unknown => Some(JoinFailure::Reverted),
+            Outcome::NoEth => Some(JoinFailure::InsufficientEth),
+            Outcome::TimedOut => Some(JoinFailure::Timeout),
+        }
+    }
+}
+
 /// Where a simulated node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,14 +54,14 @@ pub enum NodeState {
     Refused,
 }
 
-/// One operation in a node's queue.
+/// One operation in a node's queue. (Settles are not among them: the node settles each
+/// closed channel in a task of its own when its time comes, and so does the engine.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Op {
     Join,
     Retry,
     JoinPartner(ChannelId),
     Leave,
-    Settle(ChannelId),
 }
 
 /// Per-node state. Kept small: a million of these make a simulation.
@@ -70,7 +83,6 @@ pub(super) struct SimNode {
     pub(super) start_scheduled: bool,
     /// In the channel index's dirty list: its channels changed during the current block.
     pub(super) dirty: bool,
-    pub(super) retry: RetryGate,
     /// No transaction of this node is included before its predecessor (nonce order).
     pub(super) last_inclusion: Millis,
     /// ETH promised to transactions not yet mined.
@@ -99,7 +111,6 @@ impl SimNode {
             current: None,
             start_scheduled: false,
             dirty: false,
-            retry: RetryGate::Idle,
             last_inclusion: 0,
             reserved_wei: U256::ZERO,
             arrived_at: None,
@@ -143,23 +154,27 @@ impl Engine<'_> {
         }
     }
 
-    /// The current operation is done: a coalesced retry runs again, and a leave that
-    /// settled everything ends.
+    /// The current operation is done: the manager says whether a coalesced retry runs
+    /// again, and a leave with nothing to settle ends.
     pub(super) fn finish_op(&mut self, n: u32) {
-        let node = &mut self.nodes[n as usize];
-        let op = node.current.take();
-        if op == Some(Op::Retry) && node.retry.finish() {
-            node.queue.push_back(Op::Retry);
+        let op = self.nodes[n as usize].current.take();
+        if op == Some(Op::Retry) {
+            self.retry_finished(n);
         }
-        if matches!(op, Some(Op::Settle(_)) | Some(Op::Leave))
-            && node.state == NodeState::Leaving
-            && node.channels.is_empty()
-        {
+        if op == Some(Op::Leave) {
+            self.maybe_left(n);
+        }
+        self.refresh_wanting(n);
+    }
+
+    /// A leaving node whose channels are all settled has left.
+    pub(super) fn maybe_left(&mut self, n: u32) {
+        let node = &mut self.nodes[n as usize];
+        if node.state == NodeState::Leaving && node.channels.is_empty() {
             node.state = NodeState::Left;
             node.left_at = Some(self.clock.now);
             self.records.counters.leaves_completed += 1;
         }
-        self.refresh_wanting(n);
     }
 
     /// Counts a failed join, once per node, by its first cause.

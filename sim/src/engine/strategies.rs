@@ -3,7 +3,7 @@
 //! node of a cohort using it chooses partners.
 
 use rand_chacha::ChaCha8Rng;
-use tokennet::connection::{Action, ConnectionManager, NetworkView};
+use tokennet::connection::{ConnectionManager, Decision, NetworkView, UniformSampler};
 
 use crate::scenario::Scenario;
 use crate::strategy::{GraphChange, PartnerStrategy, StrategyKind, StrategySampler};
@@ -40,15 +40,15 @@ impl Strategies {
         }
     }
 
-    /// The manager's *open channels*, choosing new partners with strategy `kind` and the
-    /// node's generator `rng`.
-    pub(super) fn open_channels(
+    /// The manager's *open channels* as decisions, choosing new partners with the
+    /// strategy of its connection (`partner_selection`) and the node's generator `rng`.
+    pub(super) fn decide_open_channels(
         &mut self,
-        kind: StrategyKind,
         manager: &ConnectionManager,
         view: &NetworkView<'_>,
         rng: &mut ChaCha8Rng,
-    ) -> Vec<Action> {
+    ) -> Vec<Decision> {
+        let kind = manager.params().partner_selection;
         let strategy = self
             .list
             .iter_mut()
@@ -57,9 +57,9 @@ impl Strategies {
         match strategy {
             Some(strategy) => {
                 let mut sampler = StrategySampler { strategy, rng };
-                manager.open_channels_with(view, &mut sampler)
+                manager.decide_open_channels(view, &mut sampler)
             }
-            None => manager.open_channels(view, rng),
+            None => manager.decide_open_channels(view, &mut UniformSampler(rng)),
         }
     }
 }
