@@ -55,6 +55,8 @@ pub(super) struct ChannelIndex {
     pub(super) addresses: Vec<Address>,
     /// Nodes whose channels changed during the current block.
     pub(super) dirty: Vec<u32>,
+    /// The buffer of [`Engine::take_open_channels`].
+    pub(super) scratch: Vec<OpenChannel>,
     /// Channels closed and not settled (few at a time: a map, not a column of `edges`).
     pub(super) closed: HashMap<ChannelId, Closed>,
 }
@@ -68,6 +70,7 @@ impl ChannelIndex {
             index_of: HashMap::with_capacity_and_hasher(nodes, Default::default()),
             addresses: Vec::with_capacity(nodes),
             dirty: Vec::new(),
+            scratch: Vec::new(),
             closed: HashMap::default(),
         }
     }
@@ -96,37 +99,55 @@ impl ChannelIndex {
 }
 
 impl Engine<'_> {
-    /// The policy's view for node `n`, built from its open channels.
+    /// Node `n`'s open channels, as the manager sees them.
     pub(super) fn open_channels_of(&self, n: u32) -> Vec<OpenChannel> {
+        let mut open = Vec::new();
+        self.fill_open_channels(n, &mut open);
+        open
+    }
+
+    /// Node `n`'s open channels in the engine's reusable buffer: the views of the hot
+    /// paths (every reaction, every retry) then allocate nothing. Give it back with
+    /// [`Self::give_back`].
+    pub(super) fn take_open_channels(&mut self, n: u32) -> Vec<OpenChannel> {
+        let mut open = std::mem::take(&mut self.index.scratch);
+        open.clear();
+        self.fill_open_channels(n, &mut open);
+        open
+    }
+
+    /// Returns the buffer of [`Self::take_open_channels`].
+    pub(super) fn give_back(&mut self, open: Vec<OpenChannel>) {
+        self.index.scratch = open;
+    }
+
+    fn fill_open_channels(&self, n: u32, out: &mut Vec<OpenChannel>) {
         let node = &self.nodes[n as usize];
-        node.channels
-            .iter()
-            .filter_map(|id| {
-                let edge = self.index.edge(id.0)?;
-                if !edge.open {
-                    return None;
-                }
-                let (partner_index, ours, theirs) = if edge.a == n {
-                    (
-                        edge.b,
-                        U256::from(edge.deposit_a),
-                        U256::from(edge.deposit_b),
-                    )
-                } else {
-                    (
-                        edge.a,
-                        U256::from(edge.deposit_b),
-                        U256::from(edge.deposit_a),
-                    )
-                };
-                Some(OpenChannel {
-                    partner: self.index.address_of(partner_index),
-                    channel_id: *id,
-                    our_deposit: ours,
-                    partner_deposit: theirs,
-                })
+        out.extend(node.channels.iter().filter_map(|id| {
+            let edge = self.index.edge(id.0)?;
+            if !edge.open {
+                return None;
+            }
+            let (partner_index, ours, theirs) = if edge.a == n {
+                (
+                    edge.b,
+                    U256::from(edge.deposit_a),
+                    U256::from(edge.deposit_b),
+                )
+            } else {
+                (
+                    edge.a,
+                    U256::from(edge.deposit_b),
+                    U256::from(edge.deposit_a),
+                )
+            };
+            Some(OpenChannel {
+                partner: self.index.address_of(partner_index),
+                channel_id: *id,
+                our_deposit: ours,
+                partner_deposit: theirs,
             })
-            .collect()
+        }));
     }
 
     /// Node `n`'s token balance on the ledger.
@@ -137,9 +158,19 @@ impl Engine<'_> {
 
     /// The sum of node `n`'s deposits in its open channels.
     pub(super) fn capacity_of(&self, n: u32) -> U256 {
-        self.open_channels_of(n)
+        self.nodes[n as usize]
+            .channels
             .iter()
-            .fold(U256::ZERO, |sum, c| sum + c.our_deposit)
+            .filter_map(|id| self.index.edge(id.0))
+            .filter(|edge| edge.open)
+            .fold(U256::ZERO, |sum, edge| {
+                let ours = if edge.a == n {
+                    edge.deposit_a
+                } else {
+                    edge.deposit_b
+                };
+                sum + U256::from(ours)
+            })
     }
 
     /// Notes that a node's channels changed: whether it wants partners is decided once,

@@ -41,16 +41,19 @@ impl Engine<'_> {
         token_balance: U256,
         f: impl FnOnce(&mut ConnectionManager, &NetworkView<'_>) -> T,
     ) -> Option<T> {
-        let open = self.open_channels_of(n);
+        let open = self.take_open_channels(n);
         let node = &mut self.nodes[n as usize];
-        let manager = node.manager.as_mut()?;
-        let view = NetworkView {
-            us: node.address,
-            our_channels: &open,
-            participants: &self.index.participants,
-            token_balance,
-        };
-        Some(f(manager, &view))
+        let result = node.manager.as_mut().map(|manager| {
+            let view = NetworkView {
+                us: node.address,
+                our_channels: &open,
+                participants: &self.index.participants,
+                token_balance,
+            };
+            f(manager, &view)
+        });
+        self.give_back(open);
+        result
     }
 
     /// Runs one operation: asks the manager, submits the transactions. Returns how many
@@ -131,7 +134,7 @@ impl Engine<'_> {
         let Some(manager) = self.active_manager(n) else {
             return Vec::new();
         };
-        let open = self.open_channels_of(n);
+        let open = self.take_open_channels(n);
         let token_balance = self.token_balance(n);
         let seed = self.scenario.seed;
         let node = &mut self.nodes[n as usize];
@@ -148,6 +151,7 @@ impl Engine<'_> {
             .strategies
             .decide_open_channels(&manager, &view, &mut rng);
         node.rng_position = rng.get_word_pos();
+        self.give_back(open);
         decisions
     }
 
@@ -156,7 +160,7 @@ impl Engine<'_> {
         if actions.is_empty() {
             return 0;
         }
-        let open = self.open_channels_of(n);
+        let open = self.take_open_channels(n);
         let current = |partner: &Address| {
             open.iter()
                 .find(|c| &c.partner == partner)
@@ -164,6 +168,7 @@ impl Engine<'_> {
                 .unwrap_or_default()
         };
         let needed = tokens_needed(&actions, current);
+        self.give_back(open);
         let mut transactions = Vec::with_capacity(actions.len() + 1);
         if !needed.is_zero() {
             transactions.push(Transaction::Approve {
@@ -351,14 +356,16 @@ impl Engine<'_> {
     pub(super) fn refresh_wanting(&mut self, n: u32) {
         let wants = match self.active_manager(n) {
             Some(manager) => {
-                let open = self.open_channels_of(n);
+                let open = self.take_open_channels(n);
                 let view = NetworkView {
                     us: self.nodes[n as usize].address,
                     our_channels: &open,
                     participants: &self.index.participants,
                     token_balance: self.token_balance(n),
                 };
-                manager.wants_retry(&view)
+                let wants = manager.wants_retry(&view);
+                self.give_back(open);
+                wants
             }
             None => false,
         };
