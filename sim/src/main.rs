@@ -27,6 +27,10 @@ enum Command {
         /// Directory for timeseries.csv, nodes.csv, channels.csv, summary.json and plots.
         #[arg(long)]
         out: PathBuf,
+        /// Also write decisions.csv: every decision of every node's connection manager,
+        /// with its reason and inputs (large: several rows per node).
+        #[arg(long)]
+        decisions: bool,
     },
     /// Run a grid of parameter values × seeds in parallel; write sweep.csv and runs.csv.
     Sweep {
@@ -72,13 +76,18 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { scenario, out } => {
+        Command::Run {
+            scenario,
+            out,
+            decisions,
+        } => {
             let parsed = Scenario::from_file(&scenario)?;
             let bar = progress_bar(1000, "{elapsed_precise} [{bar:40}] {percent}% {msg}");
             bar.set_message(format!("{} nodes", parsed.node_count()));
-            let outcome = tokennet_sim::run::run_to_dir(&parsed, &out, |done| {
-                bar.set_position((done * 1000.0) as u64);
-            })?;
+            let outcome =
+                tokennet_sim::run::run_to_dir_with_decisions(&parsed, &out, decisions, |done| {
+                    bar.set_position((done * 1000.0) as u64);
+                })?;
             bar.finish_and_clear();
             let last = &outcome.final_metrics.sample;
             println!(

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::run::{simulate, Outcome};
+use crate::run::{simulate, RunSummary};
 use crate::scenario::Scenario;
 
 /// One swept parameter: a dotted path into the scenario (`cohorts.0.count`,
@@ -115,7 +115,7 @@ pub fn scenario_for(
 }
 
 /// Final metrics of one run, by name, in a fixed order.
-fn run_metrics(outcome: &Outcome) -> Vec<(String, f64)> {
+fn run_metrics(outcome: &RunSummary) -> Vec<(String, f64)> {
     let m = &outcome.final_metrics;
     let s = &m.sample;
     let c = &outcome.result.counters;

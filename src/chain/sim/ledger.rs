@@ -14,7 +14,7 @@ use crate::types::{Address, ChannelId, TokenAmount, U256};
 
 /// What a successful transaction produced.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Executed {
     /// The events it emitted, in order.
     pub events: Vec<ChainEvent>,
     /// The channel it opened, if any.
@@ -330,7 +330,7 @@ impl Ledger {
         sender: Address,
         transaction: &Transaction,
         now: u64,
-    ) -> Result<Outcome, Revert> {
+    ) -> Result<Executed, Revert> {
         match transaction {
             Transaction::RegisterToken { token } => self.create_token_network(*token),
             Transaction::Approve {
@@ -342,7 +342,7 @@ impl Ledger {
                     return revert("no token at this address");
                 };
                 state.allowances.insert((sender, *spender), amount.get());
-                Ok(Outcome::default())
+                Ok(Executed::default())
             }
             Transaction::OpenChannel {
                 token_network,
@@ -384,12 +384,12 @@ impl Ledger {
                     return revert("token has no mintFor");
                 }
                 state.mint(*to, amount.get())?;
-                Ok(Outcome::default())
+                Ok(Executed::default())
             }
         }
     }
 
-    fn create_token_network(&mut self, token: Address) -> Result<Outcome, Revert> {
+    fn create_token_network(&mut self, token: Address) -> Result<Executed, Revert> {
         if !self.tokens.contains_key(&token) {
             return revert("Invalid token address");
         }
@@ -411,7 +411,7 @@ impl Ledger {
             },
         );
         self.token_to_network.insert(token, address);
-        Ok(Outcome {
+        Ok(Executed {
             events: vec![ChainEvent::TokenNetworkCreated {
                 token,
                 token_network: address,
@@ -434,7 +434,7 @@ impl Ledger {
         network_address: Address,
         participant1: Address,
         participant2: Address,
-    ) -> Result<Outcome, Revert> {
+    ) -> Result<Executed, Revert> {
         let network = self.network_mut(network_address)?;
         if participant1 == Address::ZERO || participant2 == Address::ZERO {
             return revert("TN: participant address zero");
@@ -466,7 +466,7 @@ impl Ledger {
                 state: ChannelState::Opened,
             },
         );
-        Ok(Outcome {
+        Ok(Executed {
             events: vec![ChainEvent::ChannelOpened {
                 token_network: network_address,
                 channel_id: id,
@@ -484,7 +484,7 @@ impl Ledger {
         participant1: Address,
         participant2: Address,
         total_deposit: TokenAmount,
-    ) -> Result<Outcome, Revert> {
+    ) -> Result<Executed, Revert> {
         let mut outcome = self.open_channel(network_address, participant1, participant2)?;
         let id = outcome
             .channel_id
@@ -522,7 +522,7 @@ impl Ledger {
         participant: Address,
         total_deposit: TokenAmount,
         partner: Address,
-    ) -> Result<Outcome, Revert> {
+    ) -> Result<Executed, Revert> {
         let total_deposit = total_deposit.get();
         if total_deposit.is_zero() {
             return revert("TN/deposit: total_deposit must be greater than 0");
@@ -567,14 +567,14 @@ impl Ledger {
         {
             side.deposit = total_deposit;
         }
-        Ok(Outcome {
+        Ok(Executed {
             events: vec![ChainEvent::ChannelNewDeposit {
                 token_network: network_address,
                 channel_id,
                 participant,
                 total_deposit: TokenAmount(total_deposit),
             }],
-            ..Outcome::default()
+            ..Executed::default()
         })
     }
 
@@ -585,7 +585,7 @@ impl Ledger {
         closer: Address,
         partner: Address,
         now: u64,
-    ) -> Result<Outcome, Revert> {
+    ) -> Result<Executed, Revert> {
         let network = self.network_mut(network_address)?;
         let Some(channel) = network.channels.get_mut(&channel_id) else {
             return revert("TN/close: channel does not exist");
@@ -601,13 +601,13 @@ impl Ledger {
             closer,
             closed_at: now,
         };
-        Ok(Outcome {
+        Ok(Executed {
             events: vec![ChainEvent::ChannelClosed {
                 token_network: network_address,
                 channel_id,
                 closing_participant: closer,
             }],
-            ..Outcome::default()
+            ..Executed::default()
         })
     }
 
@@ -618,7 +618,7 @@ impl Ledger {
         participant: Address,
         partner: Address,
         now: u64,
-    ) -> Result<Outcome, Revert> {
+    ) -> Result<Executed, Revert> {
         let network = self.network_mut(network_address)?;
         let settle_timeout = network.settle_timeout;
         let token_address = network.token;
@@ -652,14 +652,14 @@ impl Ledger {
         for (owner, amount) in payouts {
             token.transfer(network_address, owner, amount)?;
         }
-        Ok(Outcome {
+        Ok(Executed {
             events: vec![ChainEvent::ChannelSettled {
                 token_network: network_address,
                 channel_id,
                 participant1: (payouts[0].0, TokenAmount(payouts[0].1)),
                 participant2: (payouts[1].0, TokenAmount(payouts[1].1)),
             }],
-            ..Outcome::default()
+            ..Executed::default()
         })
     }
 }

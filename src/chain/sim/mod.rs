@@ -28,7 +28,7 @@ pub use faults::{Fault, FaultRule};
 pub use history::{
     HistoryLen, HistoryLimits, DEFAULT_KEPT_EVENTS, DEFAULT_KEPT_RECEIPTS, DEFAULT_MAX_EVENTS,
 };
-pub use ledger::{Ledger, Outcome, Revert};
+pub use ledger::{Executed, Ledger, Revert};
 
 use crate::chain::fees::{self, Fees};
 use crate::chain::gas::{GasTable, GAS};
@@ -491,7 +491,7 @@ impl SimChain {
         &self,
         sender: Address,
         transaction: &Transaction,
-    ) -> Result<Outcome, Revert> {
+    ) -> Result<Executed, Revert> {
         let outcome = {
             let mut state = self.shared.lock();
             let block = state.next_block();

@@ -1,0 +1,157 @@
+//! Applying the chain's events to the engine's indexes, and noting what each calls for
+//! (the node's view does the same in the node).
+
+use tokennet::chain::ChainEvent;
+
+use tokennet::connection::{Closer, Reaction};
+
+use super::index::{Closed, EdgeState, BOOTSTRAP_INDEX};
+use super::Engine;
+use crate::strategy::GraphChange;
+
+impl Engine<'_> {
+    /// Applies one chain event to the engine's indexes and starts the reactions.
+    pub(super) fn apply(&mut self, event: ChainEvent) {
+        match event {
+            ChainEvent::ChannelOpened {
+                channel_id,
+                participant1,
+                participant2,
+                ..
+            } => {
+                self.index.participants.insert(participant1);
+                self.index.participants.insert(participant2);
+                let a = self.index.index_or_bootstrap(&participant1);
+                let b = self.index.index_or_bootstrap(&participant2);
+                let slot = channel_id.0 as usize;
+                let edges = &mut self.index.edges;
+                if edges.len() <= slot {
+                    edges.resize(slot + 1, None);
+                }
+                edges[slot] = Some(EdgeState {
+                    a,
+                    b,
+                    deposit_a: 0,
+                    deposit_b: 0,
+                    open: true,
+                });
+                for side in [a, b] {
+                    if side != BOOTSTRAP_INDEX {
+                        self.nodes[side as usize].channels.push(channel_id);
+                    }
+                }
+                self.strategies.observe(&GraphChange::ChannelOpened {
+                    a: participant1,
+                    b: participant2,
+                });
+                for side in [a, b] {
+                    if side != BOOTSTRAP_INDEX {
+                        self.mark_dirty(side);
+                    }
+                }
+                self.react_at_block_end(None, Reaction::NewChannel);
+            }
+            ChainEvent::ChannelNewDeposit {
+                channel_id,
+                participant,
+                total_deposit,
+                ..
+            } => {
+                let Some(Some(edge)) = self.index.edges.get_mut(channel_id.0 as usize) else {
+                    return;
+                };
+                let who = if self.index.index_of.get(&participant) == Some(&edge.a) {
+                    edge.deposit_a = total_deposit.get().saturating_to();
+                    edge.a
+                } else {
+                    edge.deposit_b = total_deposit.get().saturating_to();
+                    edge.b
+                };
+                let partner = edge.other(who);
+                if who != BOOTSTRAP_INDEX {
+                    if self.strategies.tracks_capacity {
+                        let capacity = self.capacity_of(who);
+                        self.strategies.observe(&GraphChange::CapacityChanged {
+                            node: participant,
+                            capacity,
+                        });
+                    }
+                    self.mark_dirty(who);
+                }
+                if partner != BOOTSTRAP_INDEX && self.active_manager(partner).is_some() {
+                    self.react_at_block_end(Some(partner), Reaction::PartnerDeposit { channel_id });
+                }
+            }
+            ChainEvent::ChannelClosed {
+                channel_id,
+                closing_participant,
+                ..
+            } => {
+                let Some(Some(edge)) = self.index.edges.get_mut(channel_id.0 as usize) else {
+                    return;
+                };
+                edge.open = false;
+                let (a, b) = (edge.a, edge.b);
+                self.strategies.observe(&GraphChange::ChannelClosed {
+                    a: self.index.address_of(a),
+                    b: self.index.address_of(b),
+                });
+                for side in [a, b] {
+                    if side != BOOTSTRAP_INDEX {
+                        if self.strategies.tracks_capacity {
+                            let capacity = self.capacity_of(side);
+                            let node = self.index.address_of(side);
+                            self.strategies
+                                .observe(&GraphChange::CapacityChanged { node, capacity });
+                        }
+                        self.mark_dirty(side);
+                    }
+                }
+                // Each participant's manager says when it settles (SPEC §3.1): the
+                // closer once the window opens, the other after a grace period.
+                let closed_at = self.clock.now / 1000;
+                let closer = self.index.index_or_bootstrap(&closing_participant);
+                self.index.closed.insert(
+                    channel_id,
+                    Closed {
+                        closer,
+                        at_seconds: closed_at,
+                    },
+                );
+                let partner = if closer == a { b } else { a };
+                for (side, by) in [(closer, Closer::Us), (partner, Closer::Partner)] {
+                    if side != BOOTSTRAP_INDEX {
+                        let reaction = Reaction::Closed {
+                            channel_id,
+                            by,
+                            closed_at,
+                            settle_timeout: self.blocks.settle_timeout_s,
+                        };
+                        self.react_now(side, reaction);
+                    }
+                }
+            }
+            ChainEvent::ChannelSettled { channel_id, .. } => {
+                let Some(edge) = self
+                    .index
+                    .edges
+                    .get_mut(channel_id.0 as usize)
+                    .and_then(Option::take)
+                else {
+                    return;
+                };
+                self.index.closed.remove(&channel_id);
+                for side in [edge.a, edge.b] {
+                    if side != BOOTSTRAP_INDEX {
+                        self.nodes[side as usize]
+                            .channels
+                            .retain(|c| *c != channel_id);
+                        self.mark_dirty(side);
+                        self.maybe_left(side);
+                    }
+                }
+            }
+            ChainEvent::TokenNetworkCreated { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The engine's indexes of the chain: the participants, every channel not yet settled
+//! (by identifier, as node indices and deposits), and node addresses both ways. They are
+//! what the chain's events say, kept in the form the hot lookups need.
+
+use rustc_hash::FxHashMap as HashMap;
+use tokennet::connection::{OpenChannel, Participants};
+use tokennet::types::{Address, ChannelId, BOOTSTRAP_ADDRESS, U256};
+
+use super::Engine;
+
+/// Node index of the bootstrap placeholder in edges.
+pub(super) const BOOTSTRAP_INDEX: u32 = u32::MAX;
+
+/// An open (or closed, not settled) channel, indexed by identifier.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct EdgeState {
+    pub(super) a: u32,
+    pub(super) b: u32,
+    /// Deposits in token units. 128 bits hold any amount a scenario can mint, and halve
+    /// the size of the hottest table of a million-node run.
+    pub(super) deposit_a: u128,
+    pub(super) deposit_b: u128,
+    pub(super) open: bool,
+}
+
+impl EdgeState {
+    /// The other participant than `n`.
+    pub(super) fn other(&self, n: u32) -> u32 {
+        if self.a == n {
+            self.b
+        } else {
+            self.a
+        }
+    }
+}
+
+/// A channel closed and not settled yet: who closed it, and when.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Closed {
+    /// The closer's node index.
+    pub(super) closer: u32,
+    /// Timestamp of the block of the close, seconds.
+    pub(super) at_seconds: u64,
+}
+
+/// The indexes.
+pub(super) struct ChannelIndex {
+    /// Everyone who has ever had a channel.
+    pub(super) participants: Participants,
+    /// Channels by identifier (slot 0 unused); `None` once settled.
+    pub(super) edges: Vec<Option<EdgeState>>,
+    pub(super) index_of: HashMap<Address, u32>,
+    /// Node addresses by index, apart from the nodes: the hot lookups touch 20 bytes, not
+    /// a whole node.
+    pub(super) addresses: Vec<Address>,
+    /// Nodes whose channels changed during the current block.
+    pub(super) dirty: Vec<u32>,
+    /// The buffer of [`Engine::take_open_channels`].
+    pub(super) scratch: Vec<OpenChannel>,
+    /// Channels closed and not settled (few at a time: a map, not a column of `edges`).
+    pub(super) closed: HashMap<ChannelId, Closed>,
+}
+
+impl ChannelIndex {
+    /// Empty indexes sized for `nodes` nodes.
+    pub(super) fn with_capacity(nodes: usize) -> Self {
+        Self {
+            participants: Participants::new(),
+            edges: vec![None],
+            index_of: HashMap::with_capacity_and_hasher(nodes, Default::default()),
+            addresses: Vec::with_capacity(nodes),
+            dirty: Vec::new(),
+            scratch: Vec::new(),
+            closed: HashMap::default(),
+        }
+    }
+
+    /// The channel `id`, if not settled.
+    pub(super) fn edge(&self, id: u64) -> Option<EdgeState> {
+        self.edges.get(id as usize).copied().flatten()
+    }
+
+    /// The address of node `index` (or of the bootstrap placeholder).
+    pub(super) fn address_of(&self, index: u32) -> Address {
+        if index == BOOTSTRAP_INDEX {
+            BOOTSTRAP_ADDRESS
+        } else {
+            self.addresses[index as usize]
+        }
+    }
+
+    /// The node index of `address`; the bootstrap placeholder's for anyone else.
+    pub(super) fn index_or_bootstrap(&self, address: &Address) -> u32 {
+        self.index_of
+            .get(address)
+            .copied()
+            .unwrap_or(BOOTSTRAP_INDEX)
+    }
+}
+
+impl Engine<'_> {
+    /// Node `n`'s open channels, as the manager sees them.
+    pub(super) fn open_channels_of(&self, n: u32) -> Vec<OpenChannel> {
+        let mut open = Vec::new();
+        self.fill_open_channels(n, &mut open);
+        open
+    }
+
+    /// Node `n`'s open channels in the engine's reusable buffer: the views of the hot
+    /// paths (every reaction, every retry) then allocate nothing. Give it back with
+    /// [`Self::give_back`].
+    pub(super) fn take_open_channels(&mut self, n: u32) -> Vec<OpenChannel> {
+        let mut open = std::mem::take(&mut self.index.scratch);
+        open.clear();
+        self.fill_open_channels(n, &mut open);
+        open
+    }
+
+    /// Returns the buffer of [`Self::take_open_channels`].
+    pub(super) fn give_back(&mut self, open: Vec<OpenChannel>) {
+        self.index.scratch = open;
+    }
+
+    fn fill_open_channels(&self, n: u32, out: &mut Vec<OpenChannel>) {
+        let node = &self.nodes[n as usize];
+        out.extend(node.channels.iter().filter_map(|id| {
+            let edge = self.index.edge(id.0)?;
+            if !edge.open {
+                return None;
+            }
+            let (partner_index, ours, theirs) = if edge.a == n {
+                (
+                    edge.b,
+                    U256::from(edge.deposit_a),
+                    U256::from(edge.deposit_b),
+                )
+            } else {
+                (
+                    edge.a,
+                    U256::from(edge.deposit_b),
+                    U256::from(edge.deposit_a),
+                )
+            };
+            Some(OpenChannel {
+                partner: self.index.address_of(partner_index),
+                channel_id: *id,
+                our_deposit: ours,
+                partner_deposit: theirs,
+            })
+        }));
+    }
+
+    /// Node `n`'s token balance on the ledger.
+    pub(super) fn token_balance(&self, n: u32) -> U256 {
+        self.ledger
+            .token_balance(&self.token, &self.nodes[n as usize].address)
+    }
+
+    /// The sum of node `n`'s deposits in its open channels.
+    pub(super) fn capacity_of(&self, n: u32) -> U256 {
+        self.nodes[n as usize]
+            .channels
+            .iter()
+            .filter_map(|id| self.index.edge(id.0))
+            .filter(|edge| edge.open)
+            .fold(U256::ZERO, |sum, edge| {
+                let ours = if edge.a == n {
+                    edge.deposit_a
+                } else {
+                    edge.deposit_b
+                };
+                sum + U256::from(ours)
+            })
+    }
+
+    /// Notes that a node's channels changed: whether it wants partners is decided once,
+    /// at the end of the block, however many of its events the block holds.
+    pub(super) fn mark_dirty(&mut self, n: u32) {
+        let node = &mut self.nodes[n as usize];
+        if !node.dirty {
+            node.dirty = true;
+            self.index.dirty.push(n);
+        }
+    }
+}

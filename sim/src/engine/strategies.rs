@@ -1,0 +1,65 @@
+//! Where the engine meets the partner-selection strategies: one instance per strategy the
+//! scenario's cohorts name, told of every change of the channel graph, and asked when a
+//! node of a cohort using it chooses partners.
+
+use rand_chacha::ChaCha8Rng;
+use tokennet::connection::{ConnectionManager, Decision, NetworkView, UniformSampler};
+
+use crate::scenario::Scenario;
+use crate::strategy::{GraphChange, PartnerStrategy, StrategyKind, StrategySampler};
+
+/// The strategies of a run.
+pub(super) struct Strategies {
+    list: Vec<(StrategyKind, Box<dyn PartnerStrategy>)>,
+    /// Whether a strategy keeps an index of capacities (computing them costs).
+    pub(super) tracks_capacity: bool,
+}
+
+impl Strategies {
+    /// One instance of each strategy a cohort of `scenario` names.
+    pub(super) fn new(scenario: &Scenario) -> Self {
+        let mut list: Vec<(StrategyKind, Box<dyn PartnerStrategy>)> = Vec::new();
+        for cohort in &scenario.cohorts {
+            if !list.iter().any(|(k, _)| *k == cohort.partner_selection) {
+                list.push((cohort.partner_selection, cohort.partner_selection.build()));
+            }
+        }
+        Self {
+            list,
+            tracks_capacity: scenario
+                .cohorts
+                .iter()
+                .any(|c| c.partner_selection == StrategyKind::HighestCapacity),
+        }
+    }
+
+    /// Tells every strategy of a change of the channel graph.
+    pub(super) fn observe(&mut self, change: &GraphChange) {
+        for (_, strategy) in &mut self.list {
+            strategy.observe(change);
+        }
+    }
+
+    /// The manager's *open channels* as decisions, choosing new partners with the
+    /// strategy of its connection (`partner_selection`) and the node's generator `rng`.
+    pub(super) fn decide_open_channels(
+        &mut self,
+        manager: &ConnectionManager,
+        view: &NetworkView<'_>,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Decision> {
+        let kind = manager.params().partner_selection;
+        let strategy = self
+            .list
+            .iter_mut()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, s)| s.as_mut());
+        match strategy {
+            Some(strategy) => {
+                let mut sampler = StrategySampler { strategy, rng };
+                manager.decide_open_channels(view, &mut sampler)
+            }
+            None => manager.decide_open_channels(view, &mut UniformSampler(rng)),
+        }
+    }
+}
