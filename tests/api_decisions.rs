@@ -30,7 +30,7 @@ const MILLI: u64 = 1_000_000_000_000_000;
 fn made_up(n: u64) -> Decision {
     let kind = DecisionKind::ALL[n as usize % DecisionKind::ALL.len()];
     let mut decision = Decision::new(kind, StrategyKind::PreferentialAttachment);
-    if n % 3 != 0 {
+    if !n.is_multiple_of(3) {
         decision.partner = Some(Address::repeat_byte(0x5a));
         decision.channel_id = Some(ChannelId(n));
         decision.amount = Some(U256::from(n * MILLI));
@@ -61,7 +61,7 @@ fn expected_json(n: u64) -> Value {
             "eligible": 41,
         },
     });
-    if n % 3 != 0 {
+    if !n.is_multiple_of(3) {
         object["partner_address"] = Value::from(checksummed(&Address::repeat_byte(0x5a)));
         object["channel_identifier"] = Value::from(n);
         object["amount"] = Value::from(n * MILLI);
@@ -465,7 +465,7 @@ async fn a_join_and_a_leave_leave_their_decisions_in_the_log_and_a_restart_keeps
             }
         }
     }
-    for (_, id) in &channels {
+    for id in channels.values() {
         let id_of = |kind: &str| {
             of_kind(kind)
                 .iter()
