@@ -14,8 +14,10 @@ use serde_json::{json, Value};
 use tokennet::api::auth::ApiToken;
 use tokennet::api::{app, ApiConfig, OPENAPI_JSON, ROUTES};
 use tokennet::chain::sim::{Fault, FaultRule, SimChain};
+use tokennet::connection::strategy::StrategyKind;
+use tokennet::connection::{Decision, DecisionInputs, DecisionKind, JoinableFraction};
 use tokennet::node::Node;
-use tokennet::types::{checksummed, Address, U256};
+use tokennet::types::{checksummed, Address, ChannelId, U256};
 
 const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "PATCH"];
 
@@ -340,6 +342,7 @@ const PARTNERS: &str = "/api/v1/tokens/{token_address}/partners";
 const CHANNELS_OF: &str = "/api/v1/channels/{token_address}";
 const CHANNEL: &str = "/api/v1/channels/{token_address}/{partner_address}";
 const MINT: &str = "/api/v1/_testing/tokens/{token_address}/mint";
+const DECISIONS: &str = "/api/v1/connections/{token_address}/decisions";
 
 /// What a scenario saw: the codes each operation answered.
 type Seen = BTreeMap<(String, String), BTreeSet<u16>>;
@@ -460,6 +463,37 @@ async fn join_and_leave() -> Seen {
     assert_eq!(left.json().as_array().map(Vec::len), Some(2));
     let again = c.call("DELETE", CONNECTION, &join, None).await;
     assert_eq!(again.json(), json!([]));
+
+    // The decision log of the join and the leave, and one decision of every kind with
+    // every field, so that each shape of record is checked against the document.
+    let every_kind: Vec<Decision> = DecisionKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let mut decision = Decision::new(kind, StrategyKind::default());
+            decision.partner = Some(Address::repeat_byte(0x5a));
+            decision.channel_id = Some(ChannelId(1));
+            decision.amount = Some(U256::from(10u64).pow(U256::from(30)));
+            decision.inputs = DecisionInputs {
+                funds: decision.amount,
+                joinable_funds_target: JoinableFraction::from_f64(0.4).ok(),
+                score: Some(0.25),
+                ..DecisionInputs::default()
+            };
+            decision
+        })
+        .collect();
+    node.record_decisions(net.token_network, &every_kind);
+    for (path, status) in [
+        (format!("{join}/decisions?limit=1000"), 200),
+        (format!("{join}/decisions?limit=2&before=1000000"), 200),
+        (format!("{join}/decisions?limit=0"), 409),
+        (format!("{join}/decisions?before=x"), 409),
+        (format!("/api/v1/connections/{unregistered}/decisions"), 404),
+        (format!("/api/v1/connections/{lowercase}/decisions"), 404),
+    ] {
+        let answer = c.call("GET", DECISIONS, &path, None).await;
+        assert_eq!(answer.status, status, "{path}: {}", answer.text);
+    }
 
     // 503 once the node shuts down.
     node.shutdown().await;

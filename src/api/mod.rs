@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod decisions;
 pub mod error;
 mod handlers;
 pub mod hosts;
@@ -77,6 +78,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/channels/{token_address}/{partner_address}"),
     ("POST", "/api/v1/_testing/tokens/{token_address}/mint"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/connections/{token_address}/decisions"),
 ];
 
 /// How the API is served: who may call it and how long it waits for them.
@@ -389,7 +391,9 @@ fn endpoints<C: Chain>(
         .unify()
         .or(channels(node.clone(), config))
         .unify()
-        .or(mint(node, config))
+        .or(mint(node.clone(), config))
+        .unify()
+        .or(decisions::route(node, config))
         .unify()
         .recover(error::recover)
         .unify();

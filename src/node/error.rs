@@ -59,6 +59,12 @@ pub enum NodeError {
         /// The partner.
         partner: Address,
     },
+    /// The token has no token network (that the node has seen): nothing to read of it.
+    #[error("No token network for token {token}")]
+    NoTokenNetwork {
+        /// The token.
+        token: Address,
+    },
     /// The node is still catching up with the chain.
     #[error("The node is still syncing with the chain ({blocks_to_sync} blocks to go); try again shortly")]
     Syncing {

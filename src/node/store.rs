@@ -26,6 +26,9 @@ use crate::chain::{ChainEvent, EventRecord, Fees, PendingTx, SignedTx, Transacti
 use crate::connection::{ConnectionParams, JoinableFraction};
 use crate::types::{Address, ChannelId, B256, U256};
 
+mod decisions;
+pub use decisions::{DecisionRecord, DECISIONS_KEPT, DECISIONS_PRUNED_EVERY};
+
 /// The file the state lives in, inside `--datadir`.
 pub const STATE_FILE_NAME: &str = "tokennet.sqlite";
 
@@ -323,6 +326,8 @@ pub struct Store {
     connection: Mutex<Option<Connection>>,
     /// The locked data directory of a database on disk, held until the store is closed.
     datadir: Mutex<Option<super::datadir::Datadir>>,
+    /// When the decision log deletes its oldest rows next.
+    decisions: decisions::Retention,
 }
 
 impl Store {
@@ -407,6 +412,7 @@ impl Store {
             appends: std::sync::atomic::AtomicU64::new(0),
             connection: Mutex::new(Some(connection)),
             datadir: Mutex::new(None),
+            decisions: decisions::Retention::default(),
         })
     }
 
