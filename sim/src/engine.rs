@@ -34,7 +34,7 @@ use tokennet::types::{Address, ChannelId, TokenAmount, BOOTSTRAP_ADDRESS, U256};
 
 use crate::metrics::{Edge, SampleMetrics, Snapshot};
 use crate::scenario::{Arrival, Scenario};
-use crate::strategy::{GraphChange, PartnerStrategy, StrategyKind, StrategySampler};
+use crate::strategy::{GraphChange, StrategySet};
 
 /// Milliseconds of virtual time.
 pub type Millis = u64;
@@ -296,7 +296,7 @@ pub struct Engine<'s> {
     pending_work: u64,
     edges: Vec<Option<EdgeState>>,
     wanting: BTreeSet<u32>,
-    strategies: Vec<(StrategyKind, Box<dyn PartnerStrategy>)>,
+    strategies: StrategySet,
     counters: Counters,
     samples: Vec<Sample>,
     gas_price_wei: U256,
@@ -359,15 +359,8 @@ impl<'s> Engine<'s> {
             to_limit(chain.token_network_deposit_limit),
         )?;
 
-        let mut strategies: Vec<(StrategyKind, Box<dyn PartnerStrategy>)> = Vec::new();
-        for cohort in &scenario.cohorts {
-            if !strategies
-                .iter()
-                .any(|(k, _)| *k == cohort.partner_selection)
-            {
-                strategies.push((cohort.partner_selection, cohort.partner_selection.build()));
-            }
-        }
+        let strategies = StrategySet::new(scenario.cohorts.iter().map(|c| c.partner_selection));
+        let strategies_track_capacity = strategies.tracks_capacity();
 
         let mut engine = Engine {
             scenario,
@@ -402,10 +395,7 @@ impl<'s> Engine<'s> {
             latency_rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x1A7E_0C1E),
             addresses: Vec::with_capacity(scenario.node_count() as usize),
             dirty: Vec::new(),
-            tracks_capacity: scenario
-                .cohorts
-                .iter()
-                .any(|c| c.partner_selection == StrategyKind::HighestCapacity),
+            tracks_capacity: strategies_track_capacity,
             arrivals: Vec::with_capacity(scenario.node_count() as usize),
             next_arrival: 0,
         };
@@ -755,18 +745,8 @@ impl<'s> Engine<'s> {
         // The same generator as the node's (`partner_rng`), at the same position.
         let mut rng = partner_rng(seed, node.address);
         rng.set_word_pos(node.rng_position);
-        let strategy = strategies
-            .iter_mut()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, s)| s.as_mut());
-        let actions = match strategy {
-            Some(strategy) => {
-                let mut sampler = StrategySampler {
-                    strategy,
-                    rng: &mut rng,
-                };
-                manager.open_channels_with(&view, &mut sampler)
-            }
+        let actions = match strategies.sampler(kind, &mut rng) {
+            Some(mut sampler) => manager.open_channels_with(&view, &mut sampler),
             None => manager.open_channels(&view, &mut rng),
         };
         node.rng_position = rng.get_word_pos();
@@ -1162,9 +1142,7 @@ impl<'s> Engine<'s> {
     }
 
     fn observe(&mut self, change: GraphChange) {
-        for (_, strategy) in &mut self.strategies {
-            strategy.observe(&change);
-        }
+        self.strategies.observe(&change);
     }
 
     fn trigger_retry(&mut self, n: u32) {

@@ -266,17 +266,15 @@ impl<C: Chain> Node<C> {
         };
         let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
         let actions = {
-            let view = lock(&self.inner.view);
-            let Some(network) = view.network(&token_network) else {
+            let mut view = lock(&self.inner.view);
+            let Some(network) = view.network_mut(&token_network) else {
                 return Ok(());
             };
             let Some(manager) = network.manager else {
                 return Ok(());
             };
-            let open = network.open_channels();
-            let policy_view = network.policy_view(self.inner.us, &open, balance.get());
             let mut rng = lock(&self.inner.rng);
-            manager.open_channels(&policy_view, &mut *rng)
+            network.plan_join(&manager, self.inner.us, balance.get(), &mut *rng)
         };
         self.execute(token, token_network, actions).await
     }
