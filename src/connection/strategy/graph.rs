@@ -32,6 +32,8 @@ pub(super) struct Graph {
 
 /// The deepest level a search goes to; also what "not reached" counts as.
 pub(super) const MAX_DEPTH: u8 = 60;
+/// Adjacency entries a search may look at, per node of its budget.
+pub(super) const SCANS_PER_NODE: usize = 8;
 
 impl Graph {
     /// Number of nodes ever seen.
@@ -47,11 +49,6 @@ impl Graph {
     /// The address of node `id`.
     pub(super) fn address(&self, id: u32) -> Address {
         self.addresses[id as usize]
-    }
-
-    /// The open channels of node `id`, by the other end.
-    pub(super) fn neighbours(&self, id: u32) -> &[u32] {
-        &self.adjacency[id as usize]
     }
 
     fn intern(&mut self, address: Address) -> u32 {
@@ -101,12 +98,23 @@ impl Graph {
         }
     }
 
-    /// A breadth-first search from `source` that stops once `budget` nodes are reached or
-    /// at depth [`MAX_DEPTH`]; calls `visit(node, depth)` for each node reached, the
-    /// source (depth 0) included, in order of depth. Returns the nodes reached in that
-    /// order. O(budget × degree).
-    pub(super) fn bfs(&mut self, source: u32, budget: usize, order: &mut Vec<u32>) {
+    /// A breadth-first search from `source` that stops once `budget` nodes are reached,
+    /// after [`SCANS_PER_NODE`]` × budget` adjacency entries looked at (so that a hub with
+    /// a hundred thousand channels costs no more than a small node), or at depth
+    /// [`MAX_DEPTH`]. Leaves in `order` the nodes reached, the source first, in order of
+    /// depth, and, if `edges` is given, the edges of the shortest-path DAG it found
+    /// (`(u, w)` with `depth(w) = depth(u) + 1`), in the order found. O(budget).
+    pub(super) fn bfs(
+        &mut self,
+        source: u32,
+        budget: usize,
+        order: &mut Vec<u32>,
+        mut edges: Option<&mut Vec<(u32, u32)>>,
+    ) {
         order.clear();
+        if let Some(edges) = edges.as_deref_mut() {
+            edges.clear();
+        }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // A wrap: stamps of 4·10^9 searches ago would look current.
@@ -117,8 +125,9 @@ impl Graph {
         self.seen[source as usize] = generation;
         self.depth[source as usize] = 0;
         order.push(source);
+        let mut scans = SCANS_PER_NODE * budget;
         let mut next = 0;
-        while next < order.len() && order.len() < budget {
+        'search: while next < order.len() {
             let node = order[next];
             next += 1;
             let depth = self.depth[node as usize];
@@ -126,13 +135,23 @@ impl Graph {
                 break;
             }
             for &other in &self.adjacency[node as usize] {
+                if scans == 0 {
+                    break 'search;
+                }
+                scans -= 1;
                 if self.seen[other as usize] != generation {
+                    if order.len() >= budget {
+                        // Full: the rest of this level is left out.
+                        continue;
+                    }
                     self.seen[other as usize] = generation;
                     self.depth[other as usize] = depth + 1;
                     order.push(other);
-                    if order.len() >= budget {
-                        break;
-                    }
+                } else if self.depth[other as usize] != depth + 1 {
+                    continue;
+                }
+                if let Some(edges) = edges.as_deref_mut() {
+                    edges.push((node, other));
                 }
             }
         }
