@@ -7,12 +7,13 @@
 //! at once.
 
 mod chain_watch;
-mod decisions;
 pub mod datadir;
+mod decisions;
 mod error;
 mod executor;
 mod follower;
 pub mod store;
+mod transactions;
 pub mod view;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub use chain_watch::{
     ChainHealth, DEFAULT_CHAIN_STALL_TIMEOUT, DEFAULT_SIM_STALL_BLOCKS, IDENTITY_CHECK_POLLS,
 };
 pub use error::NodeError;
+pub use transactions::transaction_for;
 pub use view::{ChannelPhase, NetworkState, OurChannel, View};
 
 use crate::chain::gas::{gas_reserve, ReserveInputs, GAS};
@@ -200,6 +202,7 @@ impl<C: Chain> NodeBuilder<C> {
             view: Mutex::new(view),
             sync,
             queues: Mutex::new(HashMap::new()),
+            settles: Mutex::new(HashMap::new()),
             rng: Mutex::new(rng),
             submission: tokio::sync::Mutex::new(()),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
@@ -300,6 +303,9 @@ pub(crate) struct Inner<C: Chain> {
     sync: watch::Sender<SyncState>,
     /// One queue per token network (keyed by its address).
     queues: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
+    /// One lock per channel being settled, so that a leave and a reaction to a close
+    /// never both send `settleChannel` for it (the second would revert).
+    settles: Mutex<HashMap<(Address, crate::types::ChannelId), Arc<tokio::sync::Mutex<()>>>>,
     rng: Mutex<ChaCha8Rng>,
     /// Held while a transaction is being signed, journaled and handed to the chain, so
     /// that a shutdown never cuts a submission in half.

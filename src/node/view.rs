@@ -10,7 +10,8 @@ use super::store::{ConnectionState, StoredConnection};
 use crate::chain::{ChainEvent, EventRecord};
 use crate::connection::strategy::NetworkIndex;
 use crate::connection::{
-    Action, ConnectionManager, NetworkView, OpenChannel, Participants, RetryGate,
+    ChannelStatus, Closer, ConnectionManager, Decision, NetworkView, OpenChannel, Participants,
+    Reaction, SettleAt, UniformSampler,
 };
 use crate::types::{Address, ChannelId, U256};
 use rand::RngCore;
@@ -82,8 +83,6 @@ pub struct NetworkState {
     pub manager: Option<ConnectionManager>,
     /// `funds` of the last PUT that succeeded.
     pub reported_funds: U256,
-    /// Coalescing of retries.
-    pub retry: RetryGate,
     /// The whole channel graph, as the partner-selection strategies index it (fed by
     /// every channel event of the network, not only ours).
     pub strategies: NetworkIndex,
@@ -127,7 +126,7 @@ impl NetworkState {
         us: Address,
         token_balance: U256,
         rng: &mut dyn RngCore,
-    ) -> Vec<Action> {
+    ) -> Vec<Decision> {
         let open = self.open_channels();
         let view = NetworkView {
             us,
@@ -137,15 +136,48 @@ impl NetworkState {
         };
         let kind = manager.params().partner_selection;
         match self.strategies.strategies().sampler(kind, rng) {
-            Some(mut sampler) => manager.open_channels_with(&view, &mut sampler),
+            Some(mut sampler) => manager.decide_open_channels(&view, &mut sampler),
             // Unreachable (the index has every kind); Raiden's rule rather than nothing.
-            None => manager.open_channels(&view, rng),
+            None => manager.decide_open_channels(&view, &mut UniformSampler(rng)),
         }
     }
 
     /// Our non-settled channel with `partner`.
     pub fn channel_with(&self, partner: &Address) -> Option<&OurChannel> {
         self.channels.values().find(|c| &c.partner == partner)
+    }
+
+    /// Where our channel `channel_id` is, for the connection manager's leave rules
+    /// (settled channels are gone from the view).
+    pub fn status_of(&self, us: Address, channel_id: &ChannelId) -> ChannelStatus {
+        match self.channels.get(channel_id).map(|c| c.phase) {
+            None => ChannelStatus::Settled,
+            Some(ChannelPhase::Opened) => ChannelStatus::Open,
+            Some(ChannelPhase::Closed { closer, .. }) if closer == us => {
+                ChannelStatus::Closed(Closer::Us)
+            }
+            Some(ChannelPhase::Closed { .. }) => ChannelStatus::Closed(Closer::Partner),
+        }
+    }
+
+    /// When to settle our channel `channel_id`, if it is closed (SPEC §3.1).
+    pub fn settle_at(&self, us: Address, channel_id: &ChannelId) -> Option<SettleAt> {
+        match self.channels.get(channel_id)?.phase {
+            ChannelPhase::Opened => None,
+            ChannelPhase::Closed { closer, closed_at } => {
+                let by = if closer == us {
+                    Closer::Us
+                } else {
+                    Closer::Partner
+                };
+                Some(SettleAt::new(
+                    *channel_id,
+                    by,
+                    closed_at,
+                    self.settle_timeout,
+                ))
+            }
+        }
     }
 
     /// Sum of our deposits over our open channels.
@@ -155,30 +187,6 @@ impl NetworkState {
             .filter(|c| c.phase == ChannelPhase::Opened)
             .fold(U256::ZERO, |sum, c| sum.saturating_add(c.our_deposit))
     }
-}
-
-/// Something the runtime may want to react to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reaction {
-    /// A new channel appeared in this token network (a possible new participant).
-    NewChannel {
-        /// The token network.
-        token_network: Address,
-    },
-    /// A partner's deposit in one of our channels grew.
-    PartnerDeposit {
-        /// The token network.
-        token_network: Address,
-        /// The channel.
-        channel_id: ChannelId,
-    },
-    /// A partner closed one of our channels: it will need settling.
-    ClosedByPartner {
-        /// The token network.
-        token_network: Address,
-        /// The channel.
-        channel_id: ChannelId,
-    },
 }
 
 /// Everything the node knows, from the events it has applied.
@@ -244,7 +252,6 @@ impl View {
             if let Some(network) = view.networks.get_mut(address) {
                 network.manager = old.manager;
                 network.reported_funds = old.reported_funds;
-                network.retry = old.retry;
             }
         }
         view
@@ -280,8 +287,9 @@ impl View {
             .filter_map(|(_, network)| self.networks.get(network))
     }
 
-    /// Applies one event; returns what to react to.
-    pub fn apply(&mut self, record: &EventRecord) -> Option<Reaction> {
+    /// Applies one event; returns what the connection manager of which token network
+    /// should react to.
+    pub fn apply(&mut self, record: &EventRecord) -> Option<(Address, Reaction)> {
         let us = self.us;
         match record.event {
             ChainEvent::TokenNetworkCreated {
@@ -301,7 +309,6 @@ impl View {
                             channels: HashMap::new(),
                             manager: None,
                             reported_funds: U256::ZERO,
-                            retry: RetryGate::Idle,
                             strategies: NetworkIndex::new(),
                         },
                     );
@@ -339,7 +346,7 @@ impl View {
                         },
                     );
                 }
-                Some(Reaction::NewChannel { token_network })
+                Some((token_network, Reaction::NewChannel))
             }
             ChainEvent::ChannelNewDeposit {
                 token_network,
@@ -357,10 +364,7 @@ impl View {
                     None
                 } else {
                     channel.partner_deposit = total_deposit.get();
-                    Some(Reaction::PartnerDeposit {
-                        token_network,
-                        channel_id,
-                    })
+                    Some((token_network, Reaction::PartnerDeposit { channel_id }))
                 }
             }
             ChainEvent::ChannelClosed {
@@ -370,15 +374,26 @@ impl View {
             } => {
                 let network = self.networks.get_mut(&token_network)?;
                 network.strategies.channel_closed(channel_id);
+                let settle_timeout = network.settle_timeout;
                 let channel = network.channels.get_mut(&channel_id)?;
                 channel.phase = ChannelPhase::Closed {
                     closer: closing_participant,
                     closed_at: record.timestamp,
                 };
-                (closing_participant != us).then_some(Reaction::ClosedByPartner {
+                let by = if closing_participant == us {
+                    Closer::Us
+                } else {
+                    Closer::Partner
+                };
+                Some((
                     token_network,
-                    channel_id,
-                })
+                    Reaction::Closed {
+                        channel_id,
+                        by,
+                        closed_at: record.timestamp,
+                        settle_timeout,
+                    },
+                ))
             }
             ChainEvent::ChannelSettled {
                 token_network,
@@ -389,8 +404,10 @@ impl View {
                 network.strategies.channel_settled(channel_id);
                 // Settled channels leave the view: nothing more can happen to them, and a
                 // long-lived node must not accumulate them.
-                network.channels.remove(&channel_id);
-                None
+                network
+                    .channels
+                    .remove(&channel_id)
+                    .map(|_| (token_network, Reaction::Settled { channel_id }))
             }
         }
     }
