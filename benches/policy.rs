@@ -12,6 +12,13 @@
 //! sets). A time growing with the participant count means the sampling regressed to a
 //! pass over the whole list.
 //!
+//! A second group, `choose_partners_target_3`, times the same decision with each
+//! partner-selection strategy (SPEC §3.1), a line per strategy, on the channel graph the
+//! Raiden defaults grow: each participant opened channels to three earlier ones, chosen
+//! uniformly (mean degree 6), with random deposits. The indices are fed once, outside the
+//! timed loop. These lines should stay flat with the size too: every strategy documents a
+//! cost per decision that does not grow with the network.
+//!
 //! Run with:
 //!
 //! ```text
@@ -25,6 +32,8 @@ use std::hint::black_box;
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rand::Rng;
+use tokennet::connection::strategy::{GraphChange, StrategyKind, StrategySet};
 use tokennet::connection::{ConnectionManager, ConnectionParams, NetworkView, Participants};
 use tokennet::types::{Address, U256};
 
@@ -73,10 +82,60 @@ fn join_decision(c: &mut Criterion) {
     group.finish();
 }
 
+/// A network of `size` participants grown as the Raiden defaults grow it, and every
+/// strategy's index fed with it.
+fn grown_network(us: Address, size: u64) -> (Participants, StrategySet) {
+    let participants = network(us, size);
+    let mut strategies = StrategySet::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(size ^ 0x5EED);
+    for i in 1..size {
+        for _ in 0..3.min(i) {
+            let j = rng.random_range(0..i);
+            let (a, b) = (address(i), address(j));
+            strategies.observe(&GraphChange::ChannelOpened { a, b });
+            for node in [a, b] {
+                strategies.observe(&GraphChange::CapacityChanged {
+                    node,
+                    capacity: U256::from(rng.random_range(1..1_000u64)),
+                });
+            }
+        }
+    }
+    (participants, strategies)
+}
+
+fn partner_choice(c: &mut Criterion) {
+    let us = Address::from([0xAA; 20]);
+    let manager = ConnectionManager::new(ConnectionParams::with_funds(U256::from(10u64.pow(18))));
+    let mut group = c.benchmark_group("choose_partners_target_3");
+    group.throughput(Throughput::Elements(1));
+    for size in [1_000u64, 100_000, 1_000_000] {
+        let (participants, mut strategies) = grown_network(us, size);
+        let view = NetworkView {
+            us,
+            our_channels: &[],
+            participants: &participants,
+            token_balance: U256::from(10u64.pow(18)),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(size);
+        for kind in StrategyKind::ALL {
+            let Some(mut sampler) = strategies.sampler(kind, &mut rng) else {
+                panic!("the set has every strategy");
+            };
+            // The decision opens three channels; checked once, not timed.
+            assert_eq!(manager.open_channels_with(&view, &mut sampler).len(), 3);
+            group.bench_with_input(BenchmarkId::new(kind.name(), size), &view, |b, view| {
+                b.iter(|| manager.open_channels_with(black_box(view), &mut sampler));
+            });
+        }
+    }
+    group.finish();
+}
+
 // `criterion_group!` defines an undocumented `pub fn`; the workspace denies missing docs.
 #[allow(missing_docs)]
 mod group {
-    criterion::criterion_group!(benches, super::join_decision);
+    criterion::criterion_group!(benches, super::join_decision, super::partner_choice);
 }
 
 criterion_main!(group::benches);

@@ -1,6 +1,7 @@
 //! The simulator and the node make the same decisions: a small scenario run through
 //! `Node<SimChain>` (the real node runtime on the simulated chain) and through the
-//! simulator's engine gives the same channels with the same deposits.
+//! simulator's engine gives the same channels with the same deposits, with each of the
+//! partner-selection strategies.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use tokennet::chain::sim::SimChain;
 use tokennet::chain::{Chain, Transaction};
+use tokennet::connection::strategy::StrategyKind;
 use tokennet::connection::{ConnectionParams, JoinableFraction};
 use tokennet::node::Node;
 use tokennet::types::{Address, U256};
@@ -21,7 +23,7 @@ const NODES: u64 = 7;
 /// Seconds between arrivals: long enough for every reaction of a join to be done.
 const GAP_SECONDS: u64 = 60;
 
-fn scenario() -> Scenario {
+fn scenario(strategy: StrategyKind) -> Scenario {
     let times: Vec<String> = (0..NODES)
         .map(|i| format!("\"{}ms\"", 500 + i * GAP_SECONDS * 1000))
         .collect();
@@ -42,6 +44,7 @@ initial_channel_target = 2
 joinable_funds_target = 0.4
 eth = 10.0
 tx_latency = 0.0
+partner_selection = "{strategy}"
 "#,
         times.join(", ")
     ))
@@ -75,7 +78,7 @@ fn simulated_channels(scenario: &Scenario) -> BTreeSet<ChannelRow> {
         .collect()
 }
 
-async fn node_channels() -> BTreeSet<ChannelRow> {
+async fn node_channels(strategy: StrategyKind) -> BTreeSet<ChannelRow> {
     let chain = SimChain::builder()
         .seed(SEED)
         .block_time(Duration::from_secs(1))
@@ -92,7 +95,7 @@ async fn node_channels() -> BTreeSet<ChannelRow> {
     let funds = tokens_to_units(100.0);
     let ten_eth = U256::from(10u64) * U256::from(10u64).pow(U256::from(18));
     let params = ConnectionParams {
-        partner_selection: Default::default(),
+        partner_selection: strategy,
         funds,
         initial_channel_target: 2,
         joinable_funds_target: JoinableFraction::from_f64(0.4).unwrap(),
@@ -122,13 +125,12 @@ async fn node_channels() -> BTreeSet<ChannelRow> {
     })
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_simulator_and_the_node_open_the_same_channels_with_the_same_deposits() {
-    let scenario = scenario();
+/// The channels between nodes (the first node's bootstrap channel is in the node's ledger
+/// but not in the simulator's edge list) from both, compared.
+async fn same_channels(strategy: StrategyKind) -> BTreeSet<ChannelRow> {
+    let scenario = scenario(strategy);
     let simulated = simulated_channels(&scenario);
-    let real = node_channels().await;
-    // The bootstrap channel of the first node is in the node's ledger but not in the
-    // simulator's edge list (it is not a channel between two nodes).
+    let real = node_channels(strategy).await;
     let bootstrap = tokennet::types::BOOTSTRAP_ADDRESS;
     let real: BTreeSet<ChannelRow> = real
         .into_iter()
@@ -136,7 +138,55 @@ async fn the_simulator_and_the_node_open_the_same_channels_with_the_same_deposit
         .collect();
     assert!(
         real.len() >= NODES as usize,
-        "too few channels to compare: {real:?}"
+        "{strategy}: too few channels to compare: {real:?}"
     );
-    assert_eq!(simulated, real);
+    assert_eq!(
+        simulated, real,
+        "{strategy}: the simulator (left) and the node (right)"
+    );
+    real
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_simulator_and_the_node_open_the_same_channels_with_the_same_deposits() {
+    same_channels(StrategyKind::Uniform).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_preferential_attachment_too() {
+    same_channels(StrategyKind::PreferentialAttachment).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_highest_capacity_too() {
+    same_channels(StrategyKind::HighestCapacity).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_closeness_too() {
+    same_channels(StrategyKind::Closeness).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_betweenness_too() {
+    same_channels(StrategyKind::Betweenness).await;
+}
+
+/// The strategies do choose differently: were the node or the simulator to ignore
+/// `partner_selection`, the comparisons above could pass with uniform choices on both sides.
+#[tokio::test(start_paused = true)]
+async fn the_strategies_grow_different_networks() {
+    let mut networks = Vec::new();
+    for strategy in StrategyKind::ALL {
+        let pairs: BTreeSet<(Address, Address)> = same_channels(strategy)
+            .await
+            .into_iter()
+            .map(|(_, a, b, _, _)| (a.min(b), a.max(b)))
+            .collect();
+        networks.push((strategy, pairs));
+    }
+    let uniform = &networks[0].1;
+    for (strategy, pairs) in &networks[1..] {
+        assert_ne!(pairs, uniform, "{strategy} chose as uniform did");
+    }
 }

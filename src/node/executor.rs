@@ -18,7 +18,7 @@ use super::{lock, Node, NodeError};
 use crate::chain::{Chain, ChainError, PendingTx, Receipt, Transaction};
 use crate::connection::{
     close_progress, settle_progress, tokens_needed, Action, ConnectionManager, ConnectionParams,
-    Decision, Progress, SettleAt, UniformSampler,
+    Decision, Progress, SettleAt,
 };
 use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
 
@@ -271,17 +271,15 @@ impl<C: Chain> Node<C> {
         };
         let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
         let decisions = {
-            let view = lock(&self.inner.view);
-            let Some(network) = view.network(&token_network) else {
+            let mut view = lock(&self.inner.view);
+            let Some(network) = view.network_mut(&token_network) else {
                 return Ok(());
             };
             let Some(manager) = network.manager else {
                 return Ok(());
             };
-            let open = network.open_channels();
-            let policy_view = network.policy_view(self.inner.us, &open, balance.get());
             let mut rng = lock(&self.inner.rng);
-            manager.decide_open_channels(&policy_view, &mut UniformSampler(&mut *rng))
+            network.plan_join(&manager, self.inner.us, balance.get(), &mut *rng)
         };
         self.record_decisions(token_network, &decisions);
         let actions = decisions.iter().filter_map(|d| d.action).collect();

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 use super::store::{ConnectionState, StoredConnection};
 use crate::chain::{ChainEvent, EventRecord};
+use crate::connection::strategy::NetworkIndex;
 use crate::connection::{
-    ChannelStatus, Closer, ConnectionManager, NetworkView, OpenChannel, Participants, Reaction,
-    SettleAt,
+    ChannelStatus, Closer, ConnectionManager, Decision, NetworkView, OpenChannel, Participants,
+    Reaction, SettleAt, UniformSampler,
 };
 use crate::types::{Address, ChannelId, U256};
+use rand::RngCore;
 
 /// Where one of our channels is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +83,9 @@ pub struct NetworkState {
     pub manager: Option<ConnectionManager>,
     /// `funds` of the last PUT that succeeded.
     pub reported_funds: U256,
+    /// The whole channel graph, as the partner-selection strategies index it (fed by
+    /// every channel event of the network, not only ours).
+    pub strategies: NetworkIndex,
 }
 
 impl NetworkState {
@@ -109,6 +114,31 @@ impl NetworkState {
             our_channels: open,
             participants: &self.participants,
             token_balance,
+        }
+    }
+
+    /// The join (SPEC §3, steps 2 to 4) with `manager`'s parameters: new partners are
+    /// chosen by its `partner_selection`, with this network's strategy index and `rng` (the
+    /// node's `partner_rng`, as the simulator's engine does).
+    pub fn plan_join(
+        &mut self,
+        manager: &ConnectionManager,
+        us: Address,
+        token_balance: U256,
+        rng: &mut dyn RngCore,
+    ) -> Vec<Decision> {
+        let open = self.open_channels();
+        let view = NetworkView {
+            us,
+            our_channels: &open,
+            participants: &self.participants,
+            token_balance,
+        };
+        let kind = manager.params().partner_selection;
+        match self.strategies.strategies().sampler(kind, rng) {
+            Some(mut sampler) => manager.decide_open_channels(&view, &mut sampler),
+            // Unreachable (the index has every kind); Raiden's rule rather than nothing.
+            None => manager.decide_open_channels(&view, &mut UniformSampler(rng)),
         }
     }
 
@@ -279,6 +309,7 @@ impl View {
                             channels: HashMap::new(),
                             manager: None,
                             reported_funds: U256::ZERO,
+                            strategies: NetworkIndex::new(),
                         },
                     );
                 }
@@ -293,6 +324,9 @@ impl View {
                 let network = self.networks.get_mut(&token_network)?;
                 network.participants.insert(participant1);
                 network.participants.insert(participant2);
+                network
+                    .strategies
+                    .channel_opened(channel_id, participant1, participant2);
                 let partner = if participant1 == us {
                     Some(participant2)
                 } else if participant2 == us {
@@ -320,11 +354,11 @@ impl View {
                 participant,
                 total_deposit,
             } => {
-                let channel = self
-                    .networks
-                    .get_mut(&token_network)?
-                    .channels
-                    .get_mut(&channel_id)?;
+                let network = self.networks.get_mut(&token_network)?;
+                network
+                    .strategies
+                    .deposit(channel_id, participant, total_deposit.get());
+                let channel = network.channels.get_mut(&channel_id)?;
                 if participant == us {
                     channel.our_deposit = total_deposit.get();
                     None
@@ -339,6 +373,7 @@ impl View {
                 closing_participant,
             } => {
                 let network = self.networks.get_mut(&token_network)?;
+                network.strategies.channel_closed(channel_id);
                 let settle_timeout = network.settle_timeout;
                 let channel = network.channels.get_mut(&channel_id)?;
                 channel.phase = ChannelPhase::Closed {
@@ -366,6 +401,7 @@ impl View {
                 ..
             } => {
                 let network = self.networks.get_mut(&token_network)?;
+                network.strategies.channel_settled(channel_id);
                 // Settled channels leave the view: nothing more can happen to them, and a
                 // long-lived node must not accumulate them.
                 network

@@ -3,14 +3,16 @@
 //! node of a cohort using it chooses partners.
 
 use rand_chacha::ChaCha8Rng;
+use tokennet::connection::strategy::StrategySet;
 use tokennet::connection::{ConnectionManager, Decision, NetworkView, UniformSampler};
 
 use crate::scenario::Scenario;
-use crate::strategy::{GraphChange, PartnerStrategy, StrategyKind, StrategySampler};
+use crate::strategy::GraphChange;
 
-/// The strategies of a run.
+/// The strategies of a run: the connection manager's [`StrategySet`], as the node keeps
+/// one per token network.
 pub(super) struct Strategies {
-    list: Vec<(StrategyKind, Box<dyn PartnerStrategy>)>,
+    set: StrategySet,
     /// Whether a strategy keeps an index of capacities (computing them costs).
     pub(super) tracks_capacity: bool,
 }
@@ -18,26 +20,17 @@ pub(super) struct Strategies {
 impl Strategies {
     /// One instance of each strategy a cohort of `scenario` names.
     pub(super) fn new(scenario: &Scenario) -> Self {
-        let mut list: Vec<(StrategyKind, Box<dyn PartnerStrategy>)> = Vec::new();
-        for cohort in &scenario.cohorts {
-            if !list.iter().any(|(k, _)| *k == cohort.partner_selection) {
-                list.push((cohort.partner_selection, cohort.partner_selection.build()));
-            }
-        }
+        let set = StrategySet::new(scenario.cohorts.iter().map(|c| c.partner_selection));
+        let tracks_capacity = set.tracks_capacity();
         Self {
-            list,
-            tracks_capacity: scenario
-                .cohorts
-                .iter()
-                .any(|c| c.partner_selection == StrategyKind::HighestCapacity),
+            set,
+            tracks_capacity,
         }
     }
 
     /// Tells every strategy of a change of the channel graph.
     pub(super) fn observe(&mut self, change: &GraphChange) {
-        for (_, strategy) in &mut self.list {
-            strategy.observe(change);
-        }
+        self.set.observe(change);
     }
 
     /// The manager's *open channels* as decisions, choosing new partners with the
@@ -49,16 +42,8 @@ impl Strategies {
         rng: &mut ChaCha8Rng,
     ) -> Vec<Decision> {
         let kind = manager.params().partner_selection;
-        let strategy = self
-            .list
-            .iter_mut()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, s)| s.as_mut());
-        match strategy {
-            Some(strategy) => {
-                let mut sampler = StrategySampler { strategy, rng };
-                manager.decide_open_channels(view, &mut sampler)
-            }
+        match self.set.sampler(kind, &mut *rng) {
+            Some(mut sampler) => manager.decide_open_channels(view, &mut sampler),
             None => manager.decide_open_channels(view, &mut UniformSampler(rng)),
         }
     }

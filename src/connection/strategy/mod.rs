@@ -13,12 +13,19 @@
 //! Costs matter: a simulation runs up to a million nodes, so `choose` must not look at
 //! every participant, and `observe` must be O(1) or O(log n).
 
+mod betweenness;
+mod closeness;
+mod graph;
 mod highest_capacity;
 mod preferential_attachment;
+mod set;
 mod uniform;
 
+pub use betweenness::{Betweenness, BETWEENNESS_BALL, BETWEENNESS_SOURCES};
+pub use closeness::{Closeness, CLOSENESS_BALL, CLOSENESS_CANDIDATES};
 pub use highest_capacity::HighestCapacity;
 pub use preferential_attachment::PreferentialAttachment;
+pub use set::{NetworkIndex, StrategySet};
 pub use uniform::Uniform;
 
 use rand::RngCore;
@@ -92,14 +99,20 @@ pub enum StrategyKind {
     PreferentialAttachment,
     /// [`HighestCapacity`].
     HighestCapacity,
+    /// [`Closeness`].
+    Closeness,
+    /// [`Betweenness`].
+    Betweenness,
 }
 
 impl StrategyKind {
     /// Every strategy.
-    pub const ALL: [StrategyKind; 3] = [
+    pub const ALL: [StrategyKind; 5] = [
         StrategyKind::Uniform,
         StrategyKind::PreferentialAttachment,
         StrategyKind::HighestCapacity,
+        StrategyKind::Closeness,
+        StrategyKind::Betweenness,
     ];
 
     /// A fresh strategy of this kind, with an empty index.
@@ -108,6 +121,8 @@ impl StrategyKind {
             StrategyKind::Uniform => Box::new(Uniform),
             StrategyKind::PreferentialAttachment => Box::new(PreferentialAttachment::new()),
             StrategyKind::HighestCapacity => Box::new(HighestCapacity::new()),
+            StrategyKind::Closeness => Box::new(Closeness::new()),
+            StrategyKind::Betweenness => Box::new(Betweenness::new()),
         }
     }
 
@@ -117,6 +132,8 @@ impl StrategyKind {
             StrategyKind::Uniform => "uniform",
             StrategyKind::PreferentialAttachment => "preferential_attachment",
             StrategyKind::HighestCapacity => "highest_capacity",
+            StrategyKind::Closeness => "closeness",
+            StrategyKind::Betweenness => "betweenness",
         }
     }
 }

@@ -398,3 +398,224 @@ fn strategy_sampler_drives_the_connection_manager() {
             if *partner != us && *partner != BOOTSTRAP_ADDRESS && *partner != address(19)
     )));
 }
+
+/// A graph of `edges` observed by a fresh strategy of `kind`, and its participants.
+fn hand_made(kind: StrategyKind, edges: &[(u64, u64)]) -> (Box<dyn PartnerStrategy>, Participants) {
+    let mut strategy = kind.build();
+    let mut p = Participants::new();
+    for &(a, b) in edges {
+        p.insert(address(a));
+        p.insert(address(b));
+        open(strategy.as_mut(), a, b);
+    }
+    (strategy, p)
+}
+
+/// The path 0 – 1 – … – 6.
+const PATH: [(u64, u64); 6] = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)];
+/// A star: hub 0, leaves 1 to 8.
+const STAR: [(u64, u64); 8] = [
+    (0, 1),
+    (0, 2),
+    (0, 3),
+    (0, 4),
+    (0, 5),
+    (0, 6),
+    (0, 7),
+    (0, 8),
+];
+
+/// Two cliques {0..4} and {5..9}, joined by the bridge 4 – 5.
+fn bridged_cliques() -> Vec<(u64, u64)> {
+    let mut edges = Vec::new();
+    for group in [0u64, 5] {
+        for i in group..group + 5 {
+            for j in i + 1..group + 5 {
+                edges.push((i, j));
+            }
+        }
+    }
+    edges.push((4, 5));
+    edges
+}
+
+fn choose_sorted(
+    strategy: &mut dyn PartnerStrategy,
+    p: &Participants,
+    wanted: usize,
+    excluded: &dyn Fn(&Address) -> bool,
+    seed: u64,
+) -> Vec<u64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut chosen: Vec<u64> = strategy
+        .choose(p, wanted, &mut rng, excluded)
+        .iter()
+        .map(|a| index(a) as u64)
+        .collect();
+    chosen.sort_unstable();
+    chosen
+}
+
+#[test]
+fn closeness_picks_the_centre_of_a_path_the_hub_of_a_star_and_an_end_of_the_bridge() {
+    for seed in 0..20 {
+        let (mut s, p) = hand_made(StrategyKind::Closeness, &PATH);
+        assert_eq!(choose_sorted(s.as_mut(), &p, 1, &|_| false, seed), [3]);
+        // With the centre excluded, one of its two neighbours.
+        let next = choose_sorted(s.as_mut(), &p, 1, &|a| index(a) == 3, seed);
+        assert!(next == [2] || next == [4], "{next:?}");
+        // Two partners, greedily: the centre, then a node of the outer half of one side
+        // (which gains 4 hops in all, where a neighbour of 3 gains only 3).
+        let two = choose_sorted(s.as_mut(), &p, 2, &|_| false, seed);
+        assert!(
+            two.contains(&3) && [0, 1, 5, 6].iter().any(|x| two.contains(x)),
+            "{two:?}"
+        );
+
+        let (mut s, p) = hand_made(StrategyKind::Closeness, &STAR);
+        assert_eq!(choose_sorted(s.as_mut(), &p, 1, &|_| false, seed), [0]);
+
+        let (mut s, p) = hand_made(StrategyKind::Closeness, &bridged_cliques());
+        let one = choose_sorted(s.as_mut(), &p, 1, &|_| false, seed);
+        assert!(one == [4] || one == [5], "{one:?}");
+        // The second partner comes from the other side of the bridge.
+        let two = choose_sorted(s.as_mut(), &p, 2, &|_| false, seed);
+        assert!(two[0] < 5 && two[1] >= 5, "{two:?}");
+    }
+}
+
+#[test]
+fn betweenness_picks_the_hub_the_bridge_and_the_middle_of_a_path() {
+    for seed in 0..20 {
+        let (mut s, p) = hand_made(StrategyKind::Betweenness, &STAR);
+        assert_eq!(choose_sorted(s.as_mut(), &p, 1, &|_| false, seed), [0]);
+
+        let (mut s, p) = hand_made(StrategyKind::Betweenness, &bridged_cliques());
+        assert_eq!(choose_sorted(s.as_mut(), &p, 2, &|_| false, seed), [4, 5]);
+        // With one end excluded, the other.
+        assert_eq!(
+            choose_sorted(s.as_mut(), &p, 1, &|a| index(a) == 4, seed),
+            [5]
+        );
+
+        let (mut s, p) = hand_made(StrategyKind::Betweenness, &PATH);
+        assert_eq!(choose_sorted(s.as_mut(), &p, 1, &|_| false, seed), [3]);
+        assert_eq!(
+            choose_sorted(s.as_mut(), &p, 3, &|_| false, seed),
+            [2, 3, 4]
+        );
+        // More wanted than have a score (the ends have none): filled up uniformly.
+        assert_eq!(
+            choose_sorted(s.as_mut(), &p, 7, &|_| false, seed),
+            [0, 1, 2, 3, 4, 5, 6]
+        );
+    }
+}
+
+#[test]
+fn network_aware_strategies_forget_closed_channels() {
+    for kind in [StrategyKind::Closeness, StrategyKind::Betweenness] {
+        // A star whose hub 0 loses all its channels, while 9 becomes the new hub.
+        let (mut s, mut p) = hand_made(kind, &STAR);
+        for leaf in 1..=8 {
+            close(s.as_mut(), 0, leaf);
+            open(s.as_mut(), 9, leaf);
+        }
+        p.insert(address(9));
+        assert_eq!(
+            choose_sorted(s.as_mut(), &p, 1, &|_| false, 1),
+            [9],
+            "{kind}"
+        );
+        s.observe(&GraphChange::NodeLeft { node: address(9) });
+        open(s.as_mut(), 5, 1);
+        open(s.as_mut(), 5, 2);
+        assert_eq!(
+            choose_sorted(s.as_mut(), &p, 1, &|_| false, 1),
+            [5],
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn network_aware_strategies_are_deterministic_for_a_seed_on_a_large_graph() {
+    for kind in [StrategyKind::Closeness, StrategyKind::Betweenness] {
+        let n = 5_000;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut first = kind.build();
+        let mut second = kind.build();
+        let p = participants(n);
+        for i in 1..n {
+            // Each node links to an earlier one, some to two: a sparse connected graph.
+            for _ in 0..1 + (i % 2) {
+                let j = rng.random_range(0..i);
+                open(first.as_mut(), i, j);
+                open(second.as_mut(), i, j);
+            }
+        }
+        let excluded = |a: &Address| index(a) % 10 == 0;
+        for seed in 0..5 {
+            let a = choose_sorted(first.as_mut(), &p, 3, &excluded, seed);
+            let b = choose_sorted(second.as_mut(), &p, 3, &excluded, seed);
+            assert_eq!(a, b, "{kind}");
+            assert_eq!(a.len(), 3);
+            assert!(a.iter().all(|i| i % 10 != 0));
+        }
+    }
+}
+
+#[test]
+fn the_network_index_reports_what_the_simulator_reports() {
+    let (a, b, c) = (address(1), address(2), address(3));
+    let mut index = NetworkIndex::new();
+    index.channel_opened(ChannelId(1), a, b);
+    index.channel_opened(ChannelId(2), a, c);
+    index.channel_opened(ChannelId(3), a, BOOTSTRAP_ADDRESS);
+    index.deposit(ChannelId(1), a, U256::from(5u64));
+    index.deposit(ChannelId(2), a, U256::from(7u64));
+    index.deposit(ChannelId(2), a, U256::from(9u64));
+    index.deposit(ChannelId(1), b, U256::from(4u64));
+    index.deposit(ChannelId(3), BOOTSTRAP_ADDRESS, U256::from(100u64));
+    assert_eq!(index.capacity(&a), U256::from(14u64));
+    assert_eq!(index.capacity(&BOOTSTRAP_ADDRESS), U256::ZERO);
+    let p = {
+        let mut p = Participants::new();
+        for x in [a, b, c, BOOTSTRAP_ADDRESS] {
+            p.insert(x);
+        }
+        p
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let hc = index
+        .strategies()
+        .get_mut(StrategyKind::HighestCapacity)
+        .unwrap();
+    assert_eq!(
+        hc.choose(&p, 2, &mut rng, &|x| *x == BOOTSTRAP_ADDRESS),
+        [a, b]
+    );
+    let hub = index
+        .strategies()
+        .get_mut(StrategyKind::Betweenness)
+        .unwrap();
+    assert_eq!(hub.choose(&p, 1, &mut rng, &|_| false), [a]);
+
+    index.channel_closed(ChannelId(2));
+    index.channel_closed(ChannelId(2));
+    assert_eq!(index.capacity(&a), U256::from(5u64));
+    index.channel_closed(ChannelId(1));
+    index.channel_settled(ChannelId(1));
+    assert_eq!(index.capacity(&a), U256::ZERO);
+    assert_eq!(index.capacity(&b), U256::ZERO);
+    // Only the bootstrap channel is left open: a has degree 1.
+    let pa = index
+        .strategies()
+        .get_mut(StrategyKind::PreferentialAttachment)
+        .unwrap();
+    assert_eq!(pa.name(), "preferential_attachment");
+    assert!(StrategySet::new([StrategyKind::Uniform])
+        .get_mut(StrategyKind::Closeness)
+        .is_none());
+    assert!(StrategySet::default().tracks_capacity());
+}
