@@ -231,7 +231,7 @@ fn joinable_value(raw: &RawValue) -> Option<JoinableFraction> {
 fn strategy_value(raw: &RawValue) -> Result<StrategyKind, ApiError> {
     let name = string_content(raw).ok_or_else(|| {
         ApiError::InvalidInput(format!(
-            "'partner_selection' must be a string naming a strategy: {}",
+            "'partner_selection' must be a string; valid strategies are {}",
             StrategyKind::names()
         ))
     })?;
