@@ -29,7 +29,7 @@ use tokennet::connection::{
     tokens_needed, Action, ConnectionManager, ConnectionParams, JoinableFraction, NetworkView,
     OpenChannel, Participants, RetryGate,
 };
-use tokennet::node::partner_rng;
+use tokennet::node::{partner_rng, transaction_for};
 use tokennet::types::{Address, ChannelId, TokenAmount, BOOTSTRAP_ADDRESS, U256};
 
 use crate::metrics::{Edge, SampleMetrics, Snapshot};
@@ -798,7 +798,7 @@ impl<'s> Engine<'s> {
         transactions.extend(
             actions
                 .iter()
-                .map(|action| Transaction::for_action(network, action)),
+                .map(|action| transaction_for(network, action)),
         );
         self.submit(n, op, transactions)
     }

@@ -48,7 +48,6 @@ use alloy_primitives::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use crate::chain::fees::Fees;
-use crate::connection::Action;
 use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
 
 /// What happened on chain, as the contracts' events report it (SPEC §5.2).
@@ -193,32 +192,6 @@ pub enum Transaction {
 }
 
 impl Transaction {
-    /// The transaction that carries out a policy action in `token_network`: an open
-    /// (with a deposit unless it is zero) or a deposit.
-    pub fn for_action(token_network: Address, action: &Action) -> Transaction {
-        match *action {
-            Action::Open { partner, deposit } if deposit.is_zero() => Transaction::OpenChannel {
-                token_network,
-                partner,
-            },
-            Action::Open { partner, deposit } => Transaction::OpenChannelWithDeposit {
-                token_network,
-                partner,
-                total_deposit: TokenAmount(deposit),
-            },
-            Action::Deposit {
-                partner,
-                channel_id,
-                total_deposit,
-            } => Transaction::SetTotalDeposit {
-                token_network,
-                channel_id,
-                partner,
-                total_deposit: TokenAmount(total_deposit),
-            },
-        }
-    }
-
     /// A short name for logs and error messages, such as `openChannelWithDeposit`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -8,7 +8,6 @@ use crate::types::{checksummed, Address};
 
 impl<C: Chain> Node<C> {
     /// Records decisions of the connection manager of `token_network`.
-    #[allow(dead_code)] // until the executor records its decisions (issue 9, in progress)
     pub(crate) fn record_decisions(&self, token_network: Address, decisions: &[Decision]) {
         for decision in decisions {
             tracing::info!(

@@ -4,17 +4,23 @@
 //! open or deposit per partner) and confirmed together, so that the join takes one block
 //! plus the confirmation depth, not one round trip per step.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
 use futures::stream::{FuturesUnordered, StreamExt};
+use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use super::store::TxOutcome;
-use super::view::ChannelPhase;
+use super::transactions::{outcome_of, transaction_for};
+use super::view::{ChannelPhase, NetworkState};
 use super::{lock, Node, NodeError};
 use crate::chain::{Chain, ChainError, PendingTx, Receipt, Transaction};
-use crate::connection::{tokens_needed, Action};
+use crate::connection::{
+    close_progress, settle_progress, tokens_needed, Action, ConnectionManager, ConnectionParams,
+    Decision, Progress, SettleAt, UniformSampler,
+};
 use crate::types::{Address, ChannelId, TokenAmount, B256, U256};
 
 impl<C: Chain> Node<C> {
@@ -265,7 +271,7 @@ impl<C: Chain> Node<C> {
             return Ok(());
         };
         let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
-        let actions = {
+        let decisions = {
             let view = lock(&self.inner.view);
             let Some(network) = view.network(&token_network) else {
                 return Ok(());
@@ -273,12 +279,27 @@ impl<C: Chain> Node<C> {
             let Some(manager) = network.manager else {
                 return Ok(());
             };
-            let open = network.open_channels();
-            let policy_view = network.policy_view(self.inner.us, &open, balance.get());
             let mut rng = lock(&self.inner.rng);
-            manager.open_channels(&policy_view, &mut *rng)
+            self.decide_join(network, &manager, balance.get(), &mut rng)
         };
+        self.record_decisions(token_network, &decisions);
+        let actions = decisions.iter().filter_map(|d| d.action).collect();
         self.execute(token, token_network, actions).await
+    }
+
+    /// *Open channels* as decisions, for `manager` on `network` with our token `balance`:
+    /// the one policy call of a join, shared with its plan (`plan.rs`), which passes a copy
+    /// of the node's generator so that the join after it chooses alike.
+    pub(super) fn decide_join(
+        &self,
+        network: &NetworkState,
+        manager: &ConnectionManager,
+        balance: U256,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Decision> {
+        let open = network.open_channels();
+        let policy_view = network.policy_view(self.inner.us, &open, balance);
+        manager.decide_open_channels(&policy_view, &mut UniformSampler(rng))
     }
 
     /// Deposits into a channel a partner funded, if the manager's rule says so.
@@ -311,10 +332,14 @@ impl<C: Chain> Node<C> {
                 return Ok(());
             };
             let policy_view = network.policy_view(self.inner.us, &open, balance.get());
-            manager.join_partner_channel(&policy_view, this)
+            manager.match_partner_deposit(&policy_view, this)
         };
         match action {
-            Some(action) => self.execute(token, token_network, vec![action]).await,
+            Some(decision) => {
+                self.record_decisions(token_network, std::slice::from_ref(&decision));
+                let actions = decision.action.into_iter().collect();
+                self.execute(token, token_network, actions).await
+            }
             None => Ok(()),
         }
     }
@@ -357,10 +382,7 @@ impl<C: Chain> Node<C> {
         crash_point("join: approve sent, channels not yet");
         let mut errors: Vec<NodeError> = Vec::new();
         for action in &actions {
-            match self
-                .submit(Transaction::for_action(token_network, action))
-                .await
-            {
+            match self.submit(transaction_for(token_network, action)).await {
                 Ok(tx) => pending.push(tx),
                 Err(error) => errors.push(error),
             }
@@ -446,42 +468,78 @@ impl<C: Chain> Node<C> {
         self.wait_synced(receipt.block).await
     }
 
-    /// The leave's on-chain part: close every open channel, settle every closed one.
+    /// The leave's on-chain part, as the connection manager sequences it: close every
+    /// open channel (a channel the partner closed first is progress, not a failure),
+    /// then settle every closed one. Returns the partners of the channels it settled.
     pub(super) async fn close_and_settle_all(
         &self,
         token: Address,
         token_network: Address,
     ) -> Result<Vec<Address>, NodeError> {
-        let open = self
-            .with_network(token_network, |n| n.open_channels())
+        let us = self.inner.us;
+        let closes: Vec<Decision> = self
+            .with_network_mut(token_network, |network| {
+                let mut manager = network.manager.unwrap_or_else(|| {
+                    ConnectionManager::new(ConnectionParams {
+                        initial_channel_target: 0,
+                        ..ConnectionParams::with_funds(U256::ZERO)
+                    })
+                });
+                let open = network.open_channels();
+                let closes = manager.leave(&network.policy_view(us, &open, U256::ZERO));
+                network.manager = Some(manager);
+                closes
+            })
             .unwrap_or_default();
+        self.record_decisions(token_network, &closes);
         let mut pending = Vec::new();
         let mut errors = Vec::new();
-        for channel in &open {
+        for close in &closes {
+            let (Some(channel_id), Some(partner)) = (close.channel_id, close.partner) else {
+                continue;
+            };
             let close = Transaction::CloseChannel {
                 token_network,
-                channel_id: channel.channel_id,
-                partner: channel.partner,
+                channel_id,
+                partner,
             };
             match self.submit(close).await {
-                Ok(tx) => pending.push(tx),
+                Ok(tx) => pending.push((channel_id, tx)),
                 Err(error) => errors.push(error),
             }
         }
         crash_point("leave: closes sent, none confirmed");
-        let results = join_all(pending.iter().map(|tx| self.confirm(tx))).await;
+        let results = join_all(pending.iter().map(|(_, tx)| self.confirm(tx))).await;
         let mut last_block = 0;
-        for (tx, result) in pending.iter().zip(results) {
+        let mut reverted = Vec::new();
+        for ((channel_id, tx), result) in pending.iter().zip(results) {
             match result {
                 Ok(receipt) => {
                     last_block = last_block.max(receipt.block);
-                    log_receipt(self.inner.us, token, tx, &receipt);
+                    log_receipt(us, token, tx, &receipt);
                 }
+                Err(error @ ChainError::Reverted { .. }) => reverted.push((*channel_id, error)),
                 Err(error) => errors.push(error.into()),
             }
         }
+        if !reverted.is_empty() {
+            // A close that reverted: most likely the partner closed first, in the same
+            // block or just before. The view, once it holds that block, tells.
+            last_block = last_block.max(self.inner.chain.latest_block().await?.number);
+        }
         if last_block > 0 {
             self.wait_synced(last_block).await?;
+        }
+        for (channel_id, error) in reverted {
+            let status = self
+                .with_network(token_network, |n| n.status_of(us, &channel_id))
+                .unwrap_or(crate::connection::ChannelStatus::Settled);
+            match close_progress(outcome_of(&error), status) {
+                Progress::Failed(_) => errors.push(error.into()),
+                Progress::Done | Progress::DoneByPartner => {
+                    tracing::info!(node = %us, token = %token, channel = %channel_id, "our close reverted: the partner closed the channel first; settling it");
+                }
+            }
         }
         if let Some(error) = errors.into_iter().next() {
             // Closed channels stay closed: a new DELETE continues from here.
@@ -489,50 +547,62 @@ impl<C: Chain> Node<C> {
         }
         crash_point("leave: closes confirmed, waiting for the settle timeout");
 
-        let closed: Vec<(ChannelId, Address)> = self
+        let closed: Vec<(SettleAt, Address)> = self
             .with_network(token_network, |n| {
                 let mut closed: Vec<_> = n
                     .channels
                     .values()
-                    .filter(|c| matches!(c.phase, ChannelPhase::Closed { .. }))
-                    .map(|c| (c.id, c.partner))
+                    .filter_map(|c| Some((n.settle_at(us, &c.id)?, c.partner)))
                     .collect();
-                closed.sort();
+                closed.sort_by_key(|(at, _)| at.channel_id);
                 closed
             })
             .unwrap_or_default();
         let settles = closed
             .iter()
-            .map(|(channel_id, _)| self.settle_when_possible(token_network, *channel_id));
+            .map(|(at, _)| self.settle_when_possible(token_network, *at));
         if let Some(error) = join_all(settles).await.into_iter().find_map(Result::err) {
             return Err(error);
         }
         let partners: Vec<Address> = closed.into_iter().map(|(_, partner)| partner).collect();
-        tracing::info!(node = %self.inner.us, token = %token, partners = ?partners, "left token network: every channel settled");
+        tracing::info!(node = %us, token = %token, partners = ?partners, "left token network: every channel settled");
         Ok(partners)
     }
 
-    /// Waits until a closed channel can be settled, then settles it. Succeeds too when
-    /// the partner settled it first.
+    /// Waits until the chain's time reaches `at.settle_from`, then settles the channel
+    /// if it is still unsettled (SPEC §3.1: the closer as soon as the window opens, the
+    /// other participant a grace period later). Succeeds too when the partner settled it
+    /// first. One call at a time per channel: a leave and a reaction to the close never
+    /// both send a settle.
     pub(super) async fn settle_when_possible(
         &self,
         token_network: Address,
-        channel_id: ChannelId,
+        at: SettleAt,
     ) -> Result<(), NodeError> {
-        let Some((settle_timeout, channel)) = self.with_network(token_network, |n| {
-            (n.settle_timeout, n.channels.get(&channel_id).copied())
+        let channel_id = at.channel_id;
+        let turn = Arc::clone(
+            lock(&self.inner.settles)
+                .entry((token_network, channel_id))
+                .or_default(),
+        );
+        let _turn = turn.lock().await;
+        let Some((token, strategy, channel)) = self.with_network(token_network, |n| {
+            (
+                n.token,
+                n.manager
+                    .map(|m| m.params().partner_selection)
+                    .unwrap_or_default(),
+                n.channels.get(&channel_id).copied(),
+            )
         }) else {
             return Ok(());
         };
         let Some(channel) = channel else {
-            return Ok(()); // already settled
+            return self.settled(token_network, channel_id); // already settled
         };
-        let ChannelPhase::Closed { closed_at, .. } = channel.phase else {
+        if channel.phase == ChannelPhase::Opened {
             return Ok(());
-        };
-        let token = self
-            .with_network(token_network, |n| n.token)
-            .unwrap_or_default();
+        }
         let poll = self
             .inner
             .chain
@@ -540,15 +610,16 @@ impl<C: Chain> Node<C> {
             .max(Duration::from_millis(10));
         loop {
             if !self.has_channel(token_network, channel_id) {
-                return Ok(());
+                return self.settled(token_network, channel_id);
             }
             let now = self.inner.chain.latest_block().await?.timestamp;
-            if now > closed_at + settle_timeout {
+            if now >= at.settle_from {
                 break;
             }
-            let remaining = Duration::from_secs(closed_at + settle_timeout + 1 - now);
+            let remaining = Duration::from_secs(at.settle_from - now);
             tokio::time::sleep(remaining.min(poll.max(Duration::from_millis(200)))).await;
         }
+        self.record_decisions(token_network, &[at.decision(channel.partner, strategy)]);
         let settle = Transaction::SettleChannel {
             token_network,
             channel_id,
@@ -564,20 +635,32 @@ impl<C: Chain> Node<C> {
         match result {
             Ok(receipt) => {
                 tracing::info!(node = %self.inner.us, token = %token, partner = %channel.partner, tx = %receipt.hash, "channel settled");
-                self.wait_synced(receipt.block).await
+                self.wait_synced(receipt.block).await?;
+                self.settled(token_network, channel_id)
             }
-            Err(NodeError::Chain(ChainError::Reverted { .. })) => {
+            Err(NodeError::Chain(ref error @ ChainError::Reverted { .. })) => {
                 // The partner may have settled it first: fine once the view shows it.
+                let outcome = outcome_of(error);
                 let head = self.inner.chain.latest_block().await?.number;
                 self.wait_synced(head).await?;
-                if self.has_channel(token_network, channel_id) {
-                    result.map(|_| ())
-                } else {
-                    Ok(())
+                let status = self
+                    .with_network(token_network, |n| n.status_of(self.inner.us, &channel_id))
+                    .unwrap_or(crate::connection::ChannelStatus::Settled);
+                match settle_progress(outcome, status) {
+                    Progress::Failed(_) => result.map(|_| ()),
+                    Progress::Done | Progress::DoneByPartner => {
+                        self.settled(token_network, channel_id)
+                    }
                 }
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Forgets the settle lock of a channel that is settled.
+    fn settled(&self, token_network: Address, channel_id: ChannelId) -> Result<(), NodeError> {
+        lock(&self.inner.settles).remove(&(token_network, channel_id));
+        Ok(())
     }
 
     fn has_channel(&self, token_network: Address, channel_id: ChannelId) -> bool {

@@ -7,10 +7,11 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use super::store::{ConnectionState, StoredConnection};
-use super::view::{ChannelPhase, Reaction};
+use super::view::ChannelPhase;
 use super::{lock, Inner, Node, NodeError, SyncState, IDENTITY_CHECK_POLLS};
 use crate::chain::Chain;
-use crate::types::U256;
+use crate::connection::{Reaction, Response, SettleAt};
+use crate::types::{Address, U256};
 
 /// Longest wait between two polls after repeated failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -137,7 +138,7 @@ impl<C: Chain> Node<C> {
             .store
             .append_events(&events, to, to_hash)
             .map_err(NodeError::store)?;
-        let mut reactions = Vec::new();
+        let mut reactions: Vec<(Address, Reaction)> = Vec::new();
         {
             let mut view = lock(&self.inner.view);
             for record in &events {
@@ -151,8 +152,8 @@ impl<C: Chain> Node<C> {
         *next_block = to + 1;
         let caught_up = to == head;
         self.mark_processed(to, caught_up);
-        for reaction in reactions {
-            self.react(reaction);
+        for (token_network, reaction) in reactions {
+            self.react(token_network, reaction);
         }
         Ok(Poll::Done { caught_up })
     }
@@ -266,7 +267,7 @@ impl<C: Chain> Node<C> {
                 }
             }
         }
-        let closed: Vec<(crate::types::Address, crate::types::ChannelId)> = {
+        let closed: Vec<(Address, SettleAt)> = {
             let view = lock(&self.inner.view);
             view.networks()
                 .filter(|network| !leaving.contains(&network.address))
@@ -275,18 +276,14 @@ impl<C: Chain> Node<C> {
                         .channels
                         .values()
                         .filter(|c| matches!(c.phase, ChannelPhase::Closed { .. }))
-                        .map(|c| (network.address, c.id))
+                        .filter_map(|c| network.settle_at(self.inner.us, &c.id))
+                        .map(|at| (network.address, at))
                         .collect::<Vec<_>>()
                 })
                 .collect()
         };
-        for (token_network, channel_id) in closed {
-            let node = self.clone();
-            tokio::spawn(async move {
-                if let Err(error) = node.settle_when_possible(token_network, channel_id).await {
-                    tracing::warn!(%error, channel = %channel_id, "could not settle a closed channel after the restart");
-                }
-            });
+        for (token_network, at) in closed {
+            self.spawn_settle(token_network, at);
         }
     }
 
@@ -343,13 +340,43 @@ impl<C: Chain> Node<C> {
         });
     }
 
-    fn react(&self, reaction: Reaction) {
-        match reaction {
-            Reaction::NewChannel { token_network } => self.trigger_retry(token_network),
-            Reaction::PartnerDeposit {
-                token_network,
-                channel_id,
-            } => {
+    /// Hands a chain event to the connection manager of its token network and carries
+    /// out its response. A network without a manager (never joined) still settles the
+    /// channels closed in it, by the same rule.
+    fn react(&self, token_network: Address, reaction: Reaction) {
+        let response = {
+            let mut view = lock(&self.inner.view);
+            let Some(network) = view.network_mut(&token_network) else {
+                return;
+            };
+            match network.manager {
+                Some(mut manager) => {
+                    let open = network.open_channels();
+                    // The token balance is read by the run a response starts; here the
+                    // manager only decides whether a run could be worth it.
+                    let policy_view = network.policy_view(self.inner.us, &open, U256::MAX);
+                    let response = manager.react(reaction, &policy_view);
+                    network.manager = Some(manager);
+                    response
+                }
+                None => match reaction {
+                    Reaction::Closed {
+                        channel_id,
+                        by,
+                        closed_at,
+                        settle_timeout,
+                    } => Response::Settle(SettleAt::new(channel_id, by, closed_at, settle_timeout)),
+                    _ => Response::Nothing,
+                },
+            }
+        };
+        match response {
+            Response::Nothing => {}
+            Response::OpenChannels(retry) => {
+                self.record_decisions(token_network, std::slice::from_ref(&*retry));
+                self.run_retries(token_network);
+            }
+            Response::Match { channel_id } => {
                 let node = self.clone();
                 tokio::spawn(async move {
                     if let Err(error) = node.join_partner_channel(token_network, channel_id).await {
@@ -357,39 +384,24 @@ impl<C: Chain> Node<C> {
                     }
                 });
             }
-            Reaction::ClosedByPartner {
-                token_network,
-                channel_id,
-            } => {
-                let node = self.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = node.settle_when_possible(token_network, channel_id).await {
-                        tracing::warn!(%error, channel = %channel_id, "could not settle a channel the partner closed");
-                    }
-                });
-            }
+            Response::Settle(at) => self.spawn_settle(token_network, at),
         }
     }
 
-    /// Runs *open channels* again if the manager wants it, coalescing triggers.
-    fn trigger_retry(&self, token_network: crate::types::Address) {
-        let start = {
-            let mut view = lock(&self.inner.view);
-            let Some(network) = view.network_mut(&token_network) else {
-                return;
-            };
-            let Some(manager) = network.manager else {
-                return;
-            };
-            let open = network.open_channels();
-            // The token balance is checked by the run itself; here only whether a run
-            // could be worth it.
-            let policy_view = network.policy_view(self.inner.us, &open, U256::MAX);
-            manager.wants_retry(&policy_view) && network.retry.trigger()
-        };
-        if !start {
-            return;
-        }
+    /// Settles a closed channel when its time comes (SPEC §3.1), in its own task.
+    fn spawn_settle(&self, token_network: Address, at: SettleAt) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = node.settle_when_possible(token_network, at).await {
+                tracing::warn!(%error, channel = %at.channel_id, "could not settle a closed channel");
+            }
+        });
+    }
+
+    /// Runs *open channels* until the manager's retry gate says no more run is due: the
+    /// gate was opened by [`ConnectionManager::react`](crate::connection::ConnectionManager::react),
+    /// and triggers that arrive during a run fold into one more.
+    fn run_retries(&self, token_network: Address) {
         let node = self.clone();
         tokio::spawn(async move {
             loop {
@@ -401,10 +413,18 @@ impl<C: Chain> Node<C> {
                     }
                 }
                 let again = node
-                    .with_network_mut(token_network, |network| network.retry.finish())
-                    .unwrap_or(false);
-                if !again {
-                    return;
+                    .with_network_mut(token_network, |network| {
+                        let mut manager = network.manager?;
+                        let open = network.open_channels();
+                        let policy_view = network.policy_view(node.inner.us, &open, U256::MAX);
+                        let again = manager.retry_finished(&policy_view);
+                        network.manager = Some(manager);
+                        again
+                    })
+                    .flatten();
+                match again {
+                    Some(retry) => node.record_decisions(token_network, &[retry]),
+                    None => return,
                 }
             }
         });

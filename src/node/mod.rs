@@ -15,6 +15,7 @@ mod executor;
 mod follower;
 mod plan;
 pub mod store;
+mod transactions;
 pub mod view;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ pub use chain_watch::{
 pub use connection_detail::ConnectionDetail;
 pub use error::NodeError;
 pub use plan::{Plan, PlannedAction, WouldAnswer};
+pub use transactions::transaction_for;
 pub use view::{ChannelPhase, NetworkState, OurChannel, View};
 
 use crate::chain::gas::{gas_reserve, ReserveInputs, GAS};
@@ -214,6 +216,7 @@ impl<C: Chain> NodeBuilder<C> {
             view: Mutex::new(view),
             sync,
             queues: Mutex::new(HashMap::new()),
+            settles: Mutex::new(HashMap::new()),
             rng: Mutex::new(rng),
             submission: tokio::sync::Mutex::new(()),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
@@ -325,6 +328,9 @@ pub(crate) struct Inner<C: Chain> {
     sync: watch::Sender<SyncState>,
     /// One queue per token network (keyed by its address).
     queues: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
+    /// One lock per channel being settled, so that a leave and a reaction to a close
+    /// never both send `settleChannel` for it (the second would revert).
+    settles: Mutex<HashMap<(Address, crate::types::ChannelId), Arc<tokio::sync::Mutex<()>>>>,
     rng: Mutex<ChaCha8Rng>,
     /// Held while a transaction is being signed, journaled and handed to the chain, so
     /// that a shutdown never cuts a submission in half.

@@ -7,15 +7,15 @@
 //! not move, so that a PUT with the same body right after, with nothing else happening in
 //! between, chooses the same partners and deposits the same amounts.
 
+use super::transactions::transaction_for;
 use super::{lock, ChainHealth, GasReserveCheck, Node, NodeError};
 use crate::chain::gas::GAS;
 use crate::chain::{Chain, Transaction};
 use crate::connection::strategy::StrategyKind;
 use crate::connection::{
-    tokens_needed, Action, ConnectionManager, ConnectionParams, Decision, DecisionInputs,
-    DecisionKind, NetworkView,
+    tokens_needed, Action, ConnectionManager, ConnectionParams, Decision, DecisionKind, NetworkView,
 };
-use crate::types::{Address, TokenAmount, BOOTSTRAP_ADDRESS, U256};
+use crate::types::{Address, TokenAmount, U256};
 
 /// The status a PUT with the planned body would answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +117,7 @@ impl<C: Chain> Node<C> {
         }
 
         let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
-        let (actions, summary) = {
+        let (decisions, summary) = {
             let view = lock(&self.inner.view);
             let Some(network) = view.network(&token_network) else {
                 return Err(NodeError::UnregisteredToken { token });
@@ -125,18 +125,20 @@ impl<C: Chain> Node<C> {
             // The manager as the PUT leaves it: its parameters replaced by the body's.
             let mut manager = network.manager.unwrap_or(ConnectionManager::new(params));
             manager.set_params(params);
-            let open = network.open_channels();
-            let policy_view = network.policy_view(self.inner.us, &open, balance.get());
             // A copy: the node's own generator must not move (see the module docs).
             let mut rng = lock(&self.inner.rng).clone();
-            let actions = manager.open_channels(&policy_view, &mut rng);
-            let summary = PolicySummary::of(&manager, &policy_view);
-            let planned: Vec<PlannedAction> = actions
-                .iter()
-                .map(|action| planned(action, &params, &summary))
-                .collect();
-            (planned, summary)
+            let decisions = self.decide_join(network, &manager, balance.get(), &mut rng);
+            let open = network.open_channels();
+            let policy_view = network.policy_view(self.inner.us, &open, balance.get());
+            (decisions, PolicySummary::of(&manager, &policy_view))
         };
+        let actions: Vec<PlannedAction> = decisions.iter().filter_map(planned).collect();
+        // Funds held for partners that do not exist yet: said in the plan's reason.
+        let held = decisions
+            .iter()
+            .filter(|d| d.kind == DecisionKind::Wait)
+            .filter_map(|d| d.amount)
+            .fold(U256::ZERO, |sum, amount| sum.saturating_add(amount));
 
         let current_deposit = |partner: &Address| {
             self.with_network(token_network, |n| {
@@ -169,7 +171,7 @@ impl<C: Chain> Node<C> {
         transactions.extend(
             policy_actions
                 .iter()
-                .map(|action| Transaction::for_action(token_network, action)),
+                .map(|action| transaction_for(token_network, action)),
         );
         let gas: u64 = transactions.iter().map(|tx| GAS.gas_of(tx)).sum();
         let eth_cost = reserve.gas_price.saturating_mul(U256::from(gas));
@@ -185,7 +187,7 @@ impl<C: Chain> Node<C> {
             ),
             _ => (
                 WouldAnswer::Done,
-                done_reason(&actions, approve, transactions.len(), gas, &summary),
+                done_reason(&actions, approve, transactions.len(), gas, held, &summary),
             ),
         };
         Ok(Plan {
@@ -203,67 +205,43 @@ impl<C: Chain> Node<C> {
     }
 }
 
-/// The numbers of the policy a plan reports with its actions.
+/// The numbers of the policy a plan's reason reports.
 #[derive(Clone, Copy, Debug)]
 struct PolicySummary {
     funded: usize,
     target: u32,
-    per_partner: U256,
     funds_remaining: U256,
-    eligible: u64,
 }
 
 impl PolicySummary {
     fn of(manager: &ConnectionManager, view: &NetworkView<'_>) -> Self {
-        let partners = view
-            .our_channels
-            .iter()
-            .filter(|c| c.partner != BOOTSTRAP_ADDRESS && view.participants.contains(&c.partner))
-            .count();
-        let not_eligible = usize::from(view.participants.contains(&view.us))
-            + usize::from(view.participants.contains(&BOOTSTRAP_ADDRESS))
-            + partners;
         Self {
             funded: manager.funded_channels(view),
             target: manager.params().initial_channel_target,
-            per_partner: manager.per_partner(),
             funds_remaining: manager.funds_remaining(view),
-            eligible: view.participants.len().saturating_sub(not_eligible) as u64,
         }
     }
 }
 
-/// A policy action with its reason, rendered by the decision log's own sentences.
-fn planned(action: &Action, params: &ConnectionParams, summary: &PolicySummary) -> PlannedAction {
-    let (kind, partner, deposit) = match *action {
-        Action::Open { partner, deposit } => (DecisionKind::Open, partner, deposit),
+/// A decision that acts (`open`, `deposit`), with the reason the decision log would
+/// record for it; `None` for the others (`wait`).
+fn planned(decision: &Decision) -> Option<PlannedAction> {
+    let action = decision.action?;
+    let (partner, deposit) = match action {
+        Action::Open { partner, deposit } => (partner, deposit),
         Action::Deposit {
             partner,
             total_deposit,
             ..
-        } => (DecisionKind::Deposit, partner, total_deposit),
+        } => (partner, total_deposit),
     };
-    let mut decision = Decision::new(kind, params.partner_selection);
-    decision.partner = Some(partner);
-    decision.amount = Some(deposit);
-    decision.action = Some(*action);
-    decision.inputs = DecisionInputs {
-        funds: Some(params.funds),
-        funds_remaining: Some(summary.funds_remaining),
-        per_partner: Some(summary.per_partner),
-        initial_channel_target: Some(params.initial_channel_target),
-        joinable_funds_target: Some(params.joinable_funds_target),
-        funded_channels: Some(summary.funded as u32),
-        eligible: Some(summary.eligible),
-        ..DecisionInputs::default()
-    };
-    PlannedAction {
-        kind,
+    Some(PlannedAction {
+        kind: decision.kind,
         partner,
         deposit,
         reason: decision.reason(),
-        action: *action,
-    }
+        action,
+    })
 }
 
 /// The plan's sentence for a join that would answer 204.
@@ -272,11 +250,17 @@ fn done_reason(
     approve: Option<U256>,
     transactions: usize,
     gas: u64,
+    held: U256,
     summary: &PolicySummary,
 ) -> String {
+    let held = if held.is_zero() {
+        String::new()
+    } else {
+        format!("; {held} tokens would wait for participants that do not exist yet")
+    };
     if actions.is_empty() {
         return format!(
-            "nothing to open or fund now ({} of {} channels funded, {} funds remaining); the PUT would store the parameters and answer 204",
+            "nothing to open or fund now ({} of {} channels funded, {} funds remaining{held}); the PUT would store the parameters and answer 204",
             summary.funded, summary.target, summary.funds_remaining
         );
     }
@@ -293,7 +277,7 @@ fn done_reason(
         None => String::new(),
     };
     format!(
-        "{} of {} channels funded: would open {opens} channel(s) and deposit into {deposits}, putting {total} tokens in, with {approve}{} channel transaction(s) ({transactions} in all, {gas} gas); then answer 204",
+        "{} of {} channels funded: would open {opens} channel(s) and deposit into {deposits}, putting {total} tokens in, with {approve}{} channel transaction(s) ({transactions} in all, {gas} gas){held}; then answer 204",
         summary.funded,
         summary.target,
         actions.len()

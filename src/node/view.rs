@@ -8,7 +8,10 @@ use std::collections::HashMap;
 
 use super::store::{ConnectionState, StoredConnection};
 use crate::chain::{ChainEvent, EventRecord};
-use crate::connection::{ConnectionManager, NetworkView, OpenChannel, Participants, RetryGate};
+use crate::connection::{
+    ChannelStatus, Closer, ConnectionManager, NetworkView, OpenChannel, Participants, Reaction,
+    SettleAt,
+};
 use crate::types::{Address, ChannelId, U256};
 
 /// Where one of our channels is in its life.
@@ -78,8 +81,6 @@ pub struct NetworkState {
     pub manager: Option<ConnectionManager>,
     /// `funds` of the last PUT that succeeded.
     pub reported_funds: U256,
-    /// Coalescing of retries.
-    pub retry: RetryGate,
 }
 
 impl NetworkState {
@@ -116,6 +117,39 @@ impl NetworkState {
         self.channels.values().find(|c| &c.partner == partner)
     }
 
+    /// Where our channel `channel_id` is, for the connection manager's leave rules
+    /// (settled channels are gone from the view).
+    pub fn status_of(&self, us: Address, channel_id: &ChannelId) -> ChannelStatus {
+        match self.channels.get(channel_id).map(|c| c.phase) {
+            None => ChannelStatus::Settled,
+            Some(ChannelPhase::Opened) => ChannelStatus::Open,
+            Some(ChannelPhase::Closed { closer, .. }) if closer == us => {
+                ChannelStatus::Closed(Closer::Us)
+            }
+            Some(ChannelPhase::Closed { .. }) => ChannelStatus::Closed(Closer::Partner),
+        }
+    }
+
+    /// When to settle our channel `channel_id`, if it is closed (SPEC §3.1).
+    pub fn settle_at(&self, us: Address, channel_id: &ChannelId) -> Option<SettleAt> {
+        match self.channels.get(channel_id)?.phase {
+            ChannelPhase::Opened => None,
+            ChannelPhase::Closed { closer, closed_at } => {
+                let by = if closer == us {
+                    Closer::Us
+                } else {
+                    Closer::Partner
+                };
+                Some(SettleAt::new(
+                    *channel_id,
+                    by,
+                    closed_at,
+                    self.settle_timeout,
+                ))
+            }
+        }
+    }
+
     /// Sum of our deposits over our open channels.
     pub fn sum_open_deposits(&self) -> U256 {
         self.channels
@@ -123,30 +157,6 @@ impl NetworkState {
             .filter(|c| c.phase == ChannelPhase::Opened)
             .fold(U256::ZERO, |sum, c| sum.saturating_add(c.our_deposit))
     }
-}
-
-/// Something the runtime may want to react to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reaction {
-    /// A new channel appeared in this token network (a possible new participant).
-    NewChannel {
-        /// The token network.
-        token_network: Address,
-    },
-    /// A partner's deposit in one of our channels grew.
-    PartnerDeposit {
-        /// The token network.
-        token_network: Address,
-        /// The channel.
-        channel_id: ChannelId,
-    },
-    /// A partner closed one of our channels: it will need settling.
-    ClosedByPartner {
-        /// The token network.
-        token_network: Address,
-        /// The channel.
-        channel_id: ChannelId,
-    },
 }
 
 /// Everything the node knows, from the events it has applied.
@@ -212,7 +222,6 @@ impl View {
             if let Some(network) = view.networks.get_mut(address) {
                 network.manager = old.manager;
                 network.reported_funds = old.reported_funds;
-                network.retry = old.retry;
             }
         }
         view
@@ -248,8 +257,9 @@ impl View {
             .filter_map(|(_, network)| self.networks.get(network))
     }
 
-    /// Applies one event; returns what to react to.
-    pub fn apply(&mut self, record: &EventRecord) -> Option<Reaction> {
+    /// Applies one event; returns what the connection manager of which token network
+    /// should react to.
+    pub fn apply(&mut self, record: &EventRecord) -> Option<(Address, Reaction)> {
         let us = self.us;
         match record.event {
             ChainEvent::TokenNetworkCreated {
@@ -269,7 +279,6 @@ impl View {
                             channels: HashMap::new(),
                             manager: None,
                             reported_funds: U256::ZERO,
-                            retry: RetryGate::Idle,
                         },
                     );
                 }
@@ -303,7 +312,7 @@ impl View {
                         },
                     );
                 }
-                Some(Reaction::NewChannel { token_network })
+                Some((token_network, Reaction::NewChannel))
             }
             ChainEvent::ChannelNewDeposit {
                 token_network,
@@ -321,10 +330,7 @@ impl View {
                     None
                 } else {
                     channel.partner_deposit = total_deposit.get();
-                    Some(Reaction::PartnerDeposit {
-                        token_network,
-                        channel_id,
-                    })
+                    Some((token_network, Reaction::PartnerDeposit { channel_id }))
                 }
             }
             ChainEvent::ChannelClosed {
@@ -332,19 +338,27 @@ impl View {
                 channel_id,
                 closing_participant,
             } => {
-                let channel = self
-                    .networks
-                    .get_mut(&token_network)?
-                    .channels
-                    .get_mut(&channel_id)?;
+                let network = self.networks.get_mut(&token_network)?;
+                let settle_timeout = network.settle_timeout;
+                let channel = network.channels.get_mut(&channel_id)?;
                 channel.phase = ChannelPhase::Closed {
                     closer: closing_participant,
                     closed_at: record.timestamp,
                 };
-                (closing_participant != us).then_some(Reaction::ClosedByPartner {
+                let by = if closing_participant == us {
+                    Closer::Us
+                } else {
+                    Closer::Partner
+                };
+                Some((
                     token_network,
-                    channel_id,
-                })
+                    Reaction::Closed {
+                        channel_id,
+                        by,
+                        closed_at: record.timestamp,
+                        settle_timeout,
+                    },
+                ))
             }
             ChainEvent::ChannelSettled {
                 token_network,
@@ -354,8 +368,10 @@ impl View {
                 let network = self.networks.get_mut(&token_network)?;
                 // Settled channels leave the view: nothing more can happen to them, and a
                 // long-lived node must not accumulate them.
-                network.channels.remove(&channel_id);
-                None
+                network
+                    .channels
+                    .remove(&channel_id)
+                    .map(|_| (token_network, Reaction::Settled { channel_id }))
             }
         }
     }
