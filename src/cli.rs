@@ -9,6 +9,7 @@ use crate::api::auth::ApiToken;
 use crate::api::cors::{CorsPolicy, DEFAULT_CORS_DOMAINS};
 use crate::api::hosts::HostPolicy;
 use crate::api::ApiConfig;
+use crate::connection::strategy::StrategyKind;
 use crate::embedded::{DEFAULT_PEERS, DEFAULT_TOKENS, DEFAULT_TOKEN_BALANCE_UNITS};
 use crate::types::U256;
 
@@ -234,6 +235,20 @@ pub struct NodeArgs {
     /// slots), ten block times (--sim-block-time) on the embedded chain.
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub chain_stall_timeout: Option<Duration>,
+
+    /// How a join that names no `partner_selection` chooses new partners (SPEC §3.1):
+    /// one of uniform (Raiden's rule), preferential_attachment, highest_capacity, and the
+    /// other strategies `PUT /connections` accepts.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_PARTNER_SELECTION, value_parser = strategy)]
+    pub partner_selection: StrategyKind,
+}
+
+/// Default `--partner-selection`: Raiden's uniform choice.
+pub const DEFAULT_PARTNER_SELECTION: &str = "uniform";
+
+fn strategy(text: &str) -> Result<StrategyKind, String> {
+    text.parse::<StrategyKind>()
+        .map_err(|_| format!("valid strategies are {}", StrategyKind::names()))
 }
 
 /// Default `--tx-replace-after`.
@@ -363,5 +378,25 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn partner_selection_defaults_to_uniform_and_names_the_valid_ones() {
+        let args = node_args(Cli::try_parse_from(["tokennet"]).unwrap());
+        assert_eq!(args.partner_selection, StrategyKind::Uniform);
+        assert_eq!(
+            DEFAULT_PARTNER_SELECTION.parse::<StrategyKind>(),
+            Ok(StrategyKind::default())
+        );
+        for kind in StrategyKind::ALL {
+            let args = node_args(
+                Cli::try_parse_from(["tokennet", "--partner-selection", kind.name()]).unwrap(),
+            );
+            assert_eq!(args.partner_selection, kind);
+        }
+        let error = Cli::try_parse_from(["tokennet", "--partner-selection", "random"]).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("--partner-selection"), "{text}");
+        assert!(text.contains(&StrategyKind::names()), "{text}");
     }
 }

@@ -58,6 +58,8 @@ pub struct EmbeddedConfig {
     pub tx_timeout: Duration,
     /// Where our node keeps its state; `None`: in memory.
     pub datadir: Option<std::path::PathBuf>,
+    /// Our node's strategy for joins that name none (`--partner-selection`).
+    pub partner_selection: crate::connection::strategy::StrategyKind,
 }
 
 impl Default for EmbeddedConfig {
@@ -74,6 +76,7 @@ impl Default for EmbeddedConfig {
             confirmation_blocks: 0,
             tx_timeout: crate::node::DEFAULT_TX_TIMEOUT,
             datadir: None,
+            partner_selection: Default::default(),
         }
     }
 }
@@ -175,6 +178,7 @@ pub async fn start(config: &EmbeddedConfig) -> Result<EmbeddedNetwork, EmbeddedE
 
     let mut builder = Node::builder(chain.for_account(us))
         .seed(config.seed)
+        .partner_selection(config.partner_selection)
         .tx_timeout(config.tx_timeout);
     if let Some(dir) = &config.datadir {
         builder = builder.datadir(dir);

@@ -63,6 +63,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         confirmation_blocks: args.confirmation_blocks.unwrap_or(0),
         tx_timeout: args.tx_timeout,
         datadir: args.datadir.clone(),
+        partner_selection: args.partner_selection,
     };
     let network = embedded::start(&config)
         .await
@@ -138,6 +139,7 @@ async fn run_eth_node(args: NodeArgs) -> anyhow::Result<()> {
                 .unwrap_or(tokennet::node::DEFAULT_CHAIN_STALL_TIMEOUT),
         )
         .seed(rand_seed())
+        .partner_selection(args.partner_selection)
         .datadir(&datadir)
         .open()
         .await

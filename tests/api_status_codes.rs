@@ -11,6 +11,7 @@ use common::{call, e18, http_call, serve_http, Answer, TestNet};
 use serde_json::json;
 use tokennet::chain::gas::{gas_reserve, ReserveInputs, GAS};
 use tokennet::chain::sim::{Fault, FaultRule, Latency, SimChain, DEFAULT_GAS_PRICE_WEI};
+use tokennet::connection::strategy::StrategyKind;
 use tokennet::node::Node;
 use tokennet::types::{checksummed, Address, U256};
 use warp::http::StatusCode;
@@ -77,6 +78,12 @@ fn address_routes(addr: &str) -> Vec<(&'static str, String, Option<&'static str>
             Some(r#"{"funds": 1}"#),
         ),
         ("DELETE", format!("/api/v1/connections/{addr}"), None),
+        ("GET", format!("/api/v1/connections/{addr}"), None),
+        (
+            "POST",
+            format!("/api/v1/connections/{addr}/plan"),
+            Some(r#"{"funds": 1}"#),
+        ),
         ("GET", format!("/api/v1/channels/{addr}"), None),
         ("GET", format!("/api/v1/tokens/{addr}"), None),
         ("GET", format!("/api/v1/tokens/{addr}/partners"), None),
@@ -530,13 +537,23 @@ async fn join_with_a_never_mined_transaction_answers_408() {
 // 409: invalid input (SPEC §2.3, check 2)
 
 /// PUT `body` (or no body) for the registered token: 409 naming `needle`, nothing sent.
+/// A plan of the same body is refused alike (SPEC §2.8: invalid input as PUT).
 async fn assert_join_refused(body: Option<&str>, needle: &str) {
     let net = TestNet::new();
     peers(&net, 2);
     let (account, node) = ready_node(&net, U256::from(1000)).await;
     let head = net.chain.head().number;
+    let plan = call(
+        &node,
+        "POST",
+        &format!("{}/plan", connection_path(&net)),
+        body,
+    )
+    .await;
+    plan.assert_error(StatusCode::CONFLICT, needle);
     let answer = call(&node, "PUT", &connection_path(&net), body).await;
     answer.assert_error(StatusCode::CONFLICT, needle);
+    assert_eq!(plan.text, answer.text, "the plan refuses as the PUT does");
     assert_eq!(
         net.chain.head().number,
         head,
@@ -581,6 +598,126 @@ refused_join_bodies! {
     join_with_negative_target_answers_409: Some(r#"{"funds": 100, "initial_channel_target": -1}"#) => "'initial_channel_target' must be an integer from 0 to 1000";
     join_with_fractional_target_answers_409: Some(r#"{"funds": 100, "initial_channel_target": 2.5}"#) => "'initial_channel_target'";
     join_with_funds_above_balance_answers_409: Some(r#"{"funds": 1001}"#) => "Insufficient balance for token";
+    join_with_fractional_target_as_string_answers_409: Some(r#"{"funds": 100, "initial_channel_target": "3.5"}"#) => "'initial_channel_target' must be an integer from 0 to 1000";
+    join_with_non_numeric_target_string_answers_409: Some(r#"{"funds": 100, "initial_channel_target": "abc"}"#) => "'initial_channel_target'";
+    join_with_empty_target_string_answers_409: Some(r#"{"funds": 100, "initial_channel_target": ""}"#) => "'initial_channel_target'";
+    join_with_spaced_target_string_answers_409: Some(r#"{"funds": 100, "initial_channel_target": " 3"}"#) => "'initial_channel_target'";
+    join_with_target_string_above_1000_answers_409: Some(r#"{"funds": 100, "initial_channel_target": "1001"}"#) => "'initial_channel_target'";
+    join_with_joinable_string_above_one_answers_409: Some(r#"{"funds": 100, "joinable_funds_target": "1.5"}"#) => "'joinable_funds_target' must be a number from 0.0 to 1.0";
+    join_with_spaced_joinable_string_answers_409: Some(r#"{"funds": 100, "joinable_funds_target": " 0.4"}"#) => "'joinable_funds_target'";
+    join_with_empty_joinable_string_answers_409: Some(r#"{"funds": 100, "joinable_funds_target": ""}"#) => "'joinable_funds_target'";
+    join_with_unknown_strategy_answers_409_naming_the_valid_ones: Some(r#"{"funds": 100, "partner_selection": "random"}"#) => &format!("valid strategies are {}", StrategyKind::names());
+    join_with_non_string_strategy_answers_409: Some(r#"{"funds": 100, "partner_selection": 1}"#) => "'partner_selection' must be a string";
+}
+
+/// What Raiden's clients send (raiden-client's CLI sends every value as a string) joins
+/// as the same numbers would, and `GET /connections/<token>` shows the values read.
+#[tokio::test(start_paused = true)]
+async fn join_with_numbers_as_strings_answers_204_with_the_same_values() {
+    let net = TestNet::new();
+    peers(&net, 3);
+    let (_, node) = ready_node(&net, U256::from(1000)).await;
+    let body =
+        r#"{"funds": "1000", "initial_channel_target": "3", "joinable_funds_target": "0.4"}"#;
+    let answer = call(&node, "PUT", &connection_path(&net), Some(body)).await;
+    assert_status(&answer, StatusCode::NO_CONTENT);
+    let connection = call(&node, "GET", &connection_path(&net), None).await;
+    assert_status(&connection, StatusCode::OK);
+    assert_eq!(
+        connection.body,
+        json!({
+            "funds": 1000, "initial_channel_target": 3, "joinable_funds_target": 0.4,
+            "partner_selection": "uniform", "state": "joined",
+            "sum_deposits": 600, "channels": 3,
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_of_a_token_never_joined_answers_404() {
+    let net = TestNet::new();
+    let (_, node) = ready_node(&net, e18()).await;
+    let answer = call(&node, "GET", &connection_path(&net), None).await;
+    answer.assert_error(
+        StatusCode::NOT_FOUND,
+        &format!("Token {} is not joined", net.token_path()),
+    );
+    let unregistered = checksummed(&net.chain.deploy_test_token());
+    let answer = call(
+        &node,
+        "GET",
+        &format!("/api/v1/connections/{unregistered}"),
+        None,
+    )
+    .await;
+    answer.assert_error(StatusCode::NOT_FOUND, "is not joined");
+}
+
+/// A plan below the gas reserve answers 200 saying the PUT would answer 402, with the
+/// reserve and the balance; it sends nothing, and the PUT then answers 402 indeed.
+#[tokio::test(start_paused = true)]
+async fn plan_below_the_gas_reserve_says_402_with_the_numbers() {
+    let net = TestNet::new();
+    peers(&net, 3);
+    let account = net.account_with_eth(U256::from(1000), U256::from(1000));
+    let node = net.node(account);
+    node.wait_ready().await;
+    let required = gas_reserve(
+        &GAS,
+        U256::from(DEFAULT_GAS_PRICE_WEI),
+        ReserveInputs {
+            channels_to_open: 3,
+            ..ReserveInputs::default()
+        },
+    );
+    let body = r#"{"funds": 300, "initial_channel_target": 3}"#;
+    let head = net.chain.head().number;
+    let plan = call(
+        &node,
+        "POST",
+        &format!("{}/plan", connection_path(&net)),
+        Some(body),
+    )
+    .await;
+    assert_status(&plan, StatusCode::OK);
+    assert_eq!(plan.body["would_answer"], 402, "{}", plan.text);
+    assert_eq!(
+        plan.body["gas_reserve"]["required"],
+        json!(required.to::<u128>())
+    );
+    assert_eq!(plan.body["gas_reserve"]["balance"], 1000);
+    assert_eq!(plan.body["actions"], json!([]));
+    assert_eq!(plan.body["transactions"], 0);
+    let reason = plan.body["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("at least {required} wei is required")),
+        "{reason}"
+    );
+    assert!(reason.contains("balance is 1000 wei"), "{reason}");
+    assert_eq!(net.chain.head().number, head, "a plan sends nothing");
+    let answer = call(&node, "PUT", &connection_path(&net), Some(body)).await;
+    answer.assert_error(
+        StatusCode::PAYMENT_REQUIRED,
+        &format!("at least {required} wei is required"),
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn plan_of_an_unregistered_token_answers_409() {
+    let net = TestNet::new();
+    let (_, node) = ready_node(&net, e18()).await;
+    let unregistered = checksummed(&net.chain.deploy_test_token());
+    let answer = call(
+        &node,
+        "POST",
+        &format!("/api/v1/connections/{unregistered}/plan"),
+        Some(r#"{"funds": 1}"#),
+    )
+    .await;
+    answer.assert_error(
+        StatusCode::CONFLICT,
+        &format!("Token {unregistered} is not registered"),
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -818,8 +955,10 @@ async fn wrong_method_on_a_known_route_answers_405_with_an_error_body() {
         ("POST", "/api/v1/connections".to_owned()),
         ("PUT", "/api/v1/connections".to_owned()),
         ("PATCH", format!("/api/v1/connections/{token}")),
-        ("GET", format!("/api/v1/connections/{token}")),
+        // GET is `GET /connections/<token>` (SPEC §2.8); a plan is only POSTed.
         ("POST", format!("/api/v1/connections/{token}")),
+        ("GET", format!("/api/v1/connections/{token}/plan")),
+        ("PUT", format!("/api/v1/connections/{token}/plan")),
         ("DELETE", "/api/v1/channels".to_owned()),
         ("POST", "/api/v1/address".to_owned()),
         ("DELETE", format!("/api/v1/tokens/{token}")),

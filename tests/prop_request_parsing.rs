@@ -29,6 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use tokennet::api::body::{join_params, mint_request, MAX_BODY_BYTES};
 use tokennet::api::error::ApiError;
+use tokennet::connection::strategy::StrategyKind;
 use tokennet::connection::{
     ConnectionParams, JoinableFraction, DEFAULT_INITIAL_CHANNEL_TARGET,
     DEFAULT_JOINABLE_FUNDS_TARGET, MAX_INITIAL_CHANNEL_TARGET,
@@ -41,7 +42,12 @@ use warp::http::{StatusCode, Uri};
 /// Billionths in one whole (the resolution of `joinable_funds_target`).
 const BILLION: u32 = 1_000_000_000;
 
-const JOIN_FIELDS: &[&str] = &["funds", "initial_channel_target", "joinable_funds_target"];
+const JOIN_FIELDS: &[&str] = &[
+    "funds",
+    "initial_channel_target",
+    "joinable_funds_target",
+    "partner_selection",
+];
 const MINT_FIELDS: &[&str] = &["to", "value"];
 
 /// SPEC §2.1's reasons for an address in the path that is not EIP-55.
@@ -226,7 +232,8 @@ fn amount_field() -> BoxedStrategy<Field<U256>> {
     .boxed()
 }
 
-/// `initial_channel_target`: a JSON integer from 0 to 1000, nothing else.
+/// `initial_channel_target`: a JSON integer from 0 to 1000, or a string of decimal digits
+/// with that value (leading zeros allowed, as in amounts); nothing else.
 fn target_field() -> BoxedStrategy<Field<u32>> {
     prop_oneof![
         4 => (0..=MAX_INITIAL_CHANNEL_TARGET).prop_map(|n| valid(n.to_string(), n)),
@@ -243,7 +250,25 @@ fn target_field() -> BoxedStrategy<Field<u32>> {
             2 => format!("{n}e0"),
             _ => format!("{n}E1"),
         })),
-        2 => (0..=MAX_INITIAL_CHANNEL_TARGET).prop_map(|n| invalid(quoted(&n.to_string()))),
+        3 => (0..=MAX_INITIAL_CHANNEL_TARGET).prop_map(|n| valid(quoted(&n.to_string()), n)),
+        1 => (0..=MAX_INITIAL_CHANNEL_TARGET, 1usize..4)
+            .prop_map(|(n, zeros)| valid(quoted(&format!("{}{n}", "0".repeat(zeros))), n)),
+        // Strings that hold no whole number of the range, or not only digits.
+        2 => (0..=MAX_INITIAL_CHANNEL_TARGET, whitespace(), 0u8..9).prop_map(|(n, space, form)| {
+            invalid(quoted(&match form {
+                0 => format!("{n}.5"),
+                1 => format!("{n}.0"),
+                2 => format!("{space}{n}"),
+                3 => format!("{n}{space}"),
+                4 => format!("+{n}"),
+                5 => format!("-{n}"),
+                6 => format!("{n}e0"),
+                7 => format!("{}", u64::from(MAX_INITIAL_CHANNEL_TARGET) + 1 + u64::from(n)),
+                _ => format!("1{n}0000000000000000000000"),
+            }))
+        }),
+        1 => prop::sample::select(vec!["\"\"", "\"abc\"", "\"3.5\"", "\" 3\"", "\"0x3\"", "\"٣\"", "\"three\""])
+            .prop_map(invalid),
         2 => other_json().prop_map(invalid),
     ]
     .boxed()
@@ -275,7 +300,10 @@ fn billionths() -> BoxedStrategy<u32> {
     .boxed()
 }
 
-/// `joinable_funds_target`: a JSON number from 0.0 to 1.0 (integers 0 and 1 included).
+/// `joinable_funds_target`: a JSON number from 0.0 to 1.0 (integers 0 and 1 included),
+/// or a string holding such a number as a person writes it (`"0.4"`, `"1"`, `"4e-1"`,
+/// leading zeros allowed); a string with spaces, a sign `+`, a bare `.5`, or no number is
+/// refused.
 fn joinable_field() -> BoxedStrategy<Field<JoinableFraction>> {
     prop_oneof![
         4 => billionths().prop_map(|b| valid(fraction_text(b), fraction(b))),
@@ -300,10 +328,56 @@ fn joinable_field() -> BoxedStrategy<Field<JoinableFraction>> {
             1 => format!("-{n}"),
             _ => "-1e-300".to_string(),
         })),
-        2 => billionths().prop_map(|b| invalid(quoted(&fraction_text(b)))),
+        3 => billionths().prop_map(|b| valid(quoted(&fraction_text(b)), fraction(b))),
+        1 => billionths().prop_map(|b| valid(quoted(&format!("{b}e-9")), fraction(b))),
+        1 => billionths().prop_map(|b| valid(quoted(&format!("{}", f64::from(b) / 1e9)), fraction(b))),
+        1 => billionths().prop_map(|b| valid(quoted(&format!("00{}", fraction_text(b))), fraction(b))),
+        1 => prop::sample::select(vec![("\"0\"", 0), ("\"1\"", BILLION), ("\"-0\"", 0), ("\"0.4\"", 400_000_000), ("\"1E0\"", BILLION)])
+            .prop_map(|(text, b)| valid(text, fraction(b))),
+        2 => (billionths(), whitespace(), 0u8..8).prop_map(|(b, space, form)| {
+            let text = fraction_text(b);
+            invalid(quoted(&match form {
+                0 => format!("{space}{text}"),
+                1 => format!("{text}{space}"),
+                2 => format!("+{text}"),
+                3 => format!(".{b:09}"),
+                4 => format!("{}.", b / BILLION),
+                5 => format!("1.{}", b.max(1)),
+                6 => format!("-0.{:09}", b.max(1)),
+                _ => format!("{text}%"),
+            }))
+        }),
+        1 => prop::sample::select(vec!["\"\"", "\"abc\"", "\"NaN\"", "\"inf\"", "\"0x1\"", "\"0,4\"", "\"½\""])
+            .prop_map(invalid),
         2 => other_json().prop_map(invalid),
     ]
     .boxed()
+}
+
+/// `partner_selection`: a JSON string holding the name of a strategy (SPEC §3.1), exactly.
+fn strategy_field() -> BoxedStrategy<Field<StrategyKind>> {
+    prop_oneof![
+        4 => prop::sample::select(StrategyKind::ALL.to_vec()).prop_map(|k| valid(quoted(k.name()), k)),
+        2 => (prop::sample::select(StrategyKind::ALL.to_vec()), 0u8..4).prop_map(|(k, form)| {
+            invalid(quoted(&match form {
+                0 => k.name().to_uppercase(),
+                1 => format!(" {}", k.name()),
+                2 => format!("{}\u{0}", k.name()),
+                _ => format!("{}s", k.name()),
+            }))
+        }),
+        1 => "[a-z_]{0,12}".prop_filter_map("not a strategy", |text| {
+            text.parse::<StrategyKind>().is_err().then(|| invalid(quoted(&text)))
+        }),
+        1 => other_json().prop_map(invalid),
+        1 => Just(invalid("1")),
+    ]
+    .boxed()
+}
+
+/// The node's `--partner-selection`, for bodies that name no strategy.
+fn default_strategy() -> BoxedStrategy<StrategyKind> {
+    prop::sample::select(StrategyKind::ALL.to_vec()).boxed()
 }
 
 /// Addresses, including ones whose hex has no letters (their lowercase form is their
@@ -471,12 +545,14 @@ fn object(mut entries: Vec<(String, String)>, seed: u64) -> String {
 
 /// SPEC §2.3's outcome for a join body with these fields: unknown fields first (the
 /// first in sort order is named), then `funds` (missing, invalid, zero), then the
-/// target, then the joinable share.
+/// target, then the joinable share, then the strategy (the node's `default` when absent).
 fn join_outcome(
     extras: &BTreeMap<String, String>,
     funds: Option<Field<U256>>,
     target: Option<Field<u32>>,
     joinable: Option<Field<JoinableFraction>>,
+    strategy: Option<Field<StrategyKind>>,
+    default: StrategyKind,
 ) -> Result<ConnectionParams, String> {
     if let Some(first) = extras.keys().next() {
         return Err(format!("Unknown field '{first}'"));
@@ -494,8 +570,14 @@ fn join_outcome(
         None => DEFAULT_JOINABLE_FUNDS_TARGET,
         Some(field) => field.want.ok_or("'joinable_funds_target'")?,
     };
+    let partner_selection = match strategy {
+        None => default,
+        Some(field) => field
+            .want
+            .ok_or(format!("valid strategies are {}", StrategyKind::names()))?,
+    };
     Ok(ConnectionParams {
-        partner_selection: Default::default(),
+        partner_selection,
         funds,
         initial_channel_target,
         joinable_funds_target,
@@ -522,25 +604,32 @@ fn mint_outcome(
 
 /// A join body from optional fields and extras, in any order, with its expected outcome.
 fn join_body() -> BoxedStrategy<Built<ConnectionParams>> {
+    join_body_with(StrategyKind::default())
+}
+
+/// [`join_body`] for a node whose `--partner-selection` is `default`.
+fn join_body_with(default: StrategyKind) -> BoxedStrategy<Built<ConnectionParams>> {
     (
         prop::option::weighted(0.9, amount_field()),
         prop::option::weighted(0.6, target_field()),
         prop::option::weighted(0.6, joinable_field()),
+        prop::option::weighted(0.4, strategy_field()),
         extras(JOIN_FIELDS),
         any::<u64>(),
     )
-        .prop_map(|(funds, target, joinable, extras, seed)| {
+        .prop_map(move |(funds, target, joinable, strategy, extras, seed)| {
             let mut entries: Vec<(String, String)> = extras.clone().into_iter().collect();
             for (name, json) in [
                 ("funds", funds.as_ref().map(|f| &f.json)),
                 ("initial_channel_target", target.as_ref().map(|f| &f.json)),
                 ("joinable_funds_target", joinable.as_ref().map(|f| &f.json)),
+                ("partner_selection", strategy.as_ref().map(|f| &f.json)),
             ] {
                 if let Some(json) = json {
                     entries.push((name.to_string(), json.clone()));
                 }
             }
-            let want = join_outcome(&extras, funds, target, joinable);
+            let want = join_outcome(&extras, funds, target, joinable, strategy, default);
             Built {
                 body: object(entries, seed),
                 want,
@@ -616,9 +705,10 @@ fn params() -> BoxedStrategy<ConnectionParams> {
             0..=MAX_INITIAL_CHANNEL_TARGET,
         ],
         billionths(),
+        default_strategy(),
     )
-        .prop_map(|(funds, target, b)| ConnectionParams {
-            partner_selection: Default::default(),
+        .prop_map(|(funds, target, b, partner_selection)| ConnectionParams {
+            partner_selection,
             funds,
             initial_channel_target: target,
             joinable_funds_target: fraction(b),
@@ -637,8 +727,16 @@ fn amount_forms(v: U256) -> Vec<String> {
 
 /// Every accepted way to write `params` as a join body's fields (`None`: omitted, for
 /// a default).
-fn join_forms(p: &ConnectionParams) -> Vec<Vec<(String, String)>> {
-    let mut targets = vec![Some(p.initial_channel_target.to_string())];
+fn join_forms(p: &ConnectionParams, default: StrategyKind) -> Vec<Vec<(String, String)>> {
+    let mut strategies = vec![Some(quoted(p.partner_selection.name()))];
+    if p.partner_selection == default {
+        strategies.push(None);
+    }
+    let mut targets = vec![
+        Some(p.initial_channel_target.to_string()),
+        Some(quoted(&p.initial_channel_target.to_string())),
+        Some(quoted(&format!("0{}", p.initial_channel_target))),
+    ];
     if p.initial_channel_target == DEFAULT_INITIAL_CHANNEL_TARGET {
         targets.push(None);
     }
@@ -650,6 +748,9 @@ fn join_forms(p: &ConnectionParams) -> Vec<Vec<(String, String)>> {
         Some(format!("{b}E-9")),
         Some(format!("{share}")),
         Some(format!("{share:e}")),
+        Some(quoted(&fraction_text(b))),
+        Some(quoted(&format!("{share}"))),
+        Some(quoted(&format!("{b}e-9"))),
     ];
     match b {
         0 => joinables.extend(["0", "-0.0", "0e0"].map(|t| Some(t.to_string()))),
@@ -663,14 +764,19 @@ fn join_forms(p: &ConnectionParams) -> Vec<Vec<(String, String)>> {
     for funds in amount_forms(p.funds) {
         for target in &targets {
             for joinable in &joinables {
-                let mut entries = vec![("funds".to_string(), funds.clone())];
-                if let Some(target) = target {
-                    entries.push(("initial_channel_target".into(), target.clone()));
+                for strategy in &strategies {
+                    let mut entries = vec![("funds".to_string(), funds.clone())];
+                    if let Some(target) = target {
+                        entries.push(("initial_channel_target".into(), target.clone()));
+                    }
+                    if let Some(joinable) = joinable {
+                        entries.push(("joinable_funds_target".into(), joinable.clone()));
+                    }
+                    if let Some(strategy) = strategy {
+                        entries.push(("partner_selection".into(), strategy.clone()));
+                    }
+                    forms.push(entries);
                 }
-                if let Some(joinable) = joinable {
-                    entries.push(("joinable_funds_target".into(), joinable.clone()));
-                }
-                forms.push(entries);
             }
         }
     }
@@ -692,7 +798,7 @@ proptest! {
             "\\PC{0,200}".prop_map(String::into_bytes),
         ]
     ) {
-        match join_params(&bytes) {
+        match join_params(&bytes, StrategyKind::default()) {
             Ok(p) => {
                 prop_assert!(!p.funds.is_zero());
                 prop_assert!(p.initial_channel_target <= MAX_INITIAL_CHANNEL_TARGET);
@@ -711,7 +817,7 @@ proptest! {
     fn arbitrary_json_never_breaks_the_parsers(value in json_value()) {
         let text = value.to_string();
         for (result, known) in [
-            (join_params(text.as_bytes()).map(|_| ()), JOIN_FIELDS),
+            (join_params(text.as_bytes(), StrategyKind::default()).map(|_| ()), JOIN_FIELDS),
             (mint_request(text.as_bytes()).map(|_| ()), MINT_FIELDS),
         ] {
             match (&value, result) {
@@ -736,7 +842,16 @@ proptest! {
     /// refused naming the field at fault.
     #[test]
     fn join_bodies_parse_by_the_spec(built in join_body()) {
-        check_against(join_params(built.body.as_bytes()), &built.want)?;
+        check_against(join_params(built.body.as_bytes(), StrategyKind::default()), &built.want)?;
+    }
+
+    /// The same with another `--partner-selection`: a body that names no strategy gets
+    /// the node's.
+    #[test]
+    fn join_bodies_without_a_strategy_get_the_nodes(
+        (default, built) in default_strategy().prop_flat_map(|d| (Just(d), join_body_with(d)))
+    ) {
+        check_against(join_params(built.body.as_bytes(), default), &built.want)?;
     }
 
     /// The same for mint bodies.
@@ -749,7 +864,7 @@ proptest! {
     #[test]
     fn broken_json_is_refused_as_such(body in broken_body()) {
         for result in [
-            join_params(body.as_bytes()).map(|_| ()),
+            join_params(body.as_bytes(), StrategyKind::default()).map(|_| ()),
             mint_request(body.as_bytes()).map(|_| ()),
         ] {
             let message = refusal(result)?;
@@ -762,14 +877,19 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// Round trip: any valid parameters, written in every accepted form (amount as
-    /// integer, as digit string, with leading zeros; share as decimal, exponent, shortest
-    /// float, integer; defaults omitted; any order and whitespace), parse back to
-    /// themselves.
+    /// integer, as digit string, with leading zeros; target as integer or digit string;
+    /// share as decimal, exponent, shortest float, integer, or any of those in a string;
+    /// strategy named or, when it is the node's default, omitted; defaults omitted; any
+    /// order and whitespace), parse back to themselves.
     #[test]
-    fn every_form_of_valid_join_parameters_round_trips(p in params(), seed in any::<u64>()) {
-        for (i, entries) in join_forms(&p).into_iter().enumerate() {
+    fn every_form_of_valid_join_parameters_round_trips(
+        p in params(),
+        default in default_strategy(),
+        seed in any::<u64>(),
+    ) {
+        for (i, entries) in join_forms(&p, default).into_iter().enumerate() {
             let body = object(entries, seed.wrapping_add(i as u64));
-            match join_params(body.as_bytes()) {
+            match join_params(body.as_bytes(), default) {
                 Ok(parsed) => prop_assert_eq!(parsed, p, "body {}", body),
                 Err(error) => {
                     return Err(TestCaseError::fail(format!("{body} refused: {error}")));
@@ -907,6 +1027,7 @@ proptest! {
 enum Route {
     Connections,
     Connection,
+    Plan,
     Address,
     Version,
     Status,
@@ -920,9 +1041,10 @@ enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 12] = [
+    const ALL: [Route; 13] = [
         Route::Connections,
         Route::Connection,
+        Route::Plan,
         Route::Address,
         Route::Version,
         Route::Status,
@@ -939,6 +1061,7 @@ impl Route {
         match self {
             Route::Connections => "/api/v1/connections".into(),
             Route::Connection => format!("/api/v1/connections/{a}"),
+            Route::Plan => format!("/api/v1/connections/{a}/plan"),
             Route::Address => "/api/v1/address".into(),
             Route::Version => "/api/v1/version".into(),
             Route::Status => "/api/v1/status".into(),
@@ -956,6 +1079,7 @@ impl Route {
     fn segments(self) -> usize {
         match self {
             Route::Connection
+            | Route::Plan
             | Route::Token
             | Route::Partners
             | Route::ChannelsOf
@@ -967,7 +1091,8 @@ impl Route {
 
     fn methods(self) -> &'static [&'static str] {
         match self {
-            Route::Connection => &["PUT", "DELETE"],
+            Route::Connection => &["PUT", "DELETE", "GET"],
+            Route::Plan => &["POST"],
             Route::Token => &["GET", "PUT"],
             Route::Mint => &["POST"],
             _ => &["GET"],
@@ -978,7 +1103,7 @@ impl Route {
     fn reads_body(self, method: &str) -> bool {
         matches!(
             (self, method),
-            (Route::Connection, "PUT") | (Route::Mint, "POST")
+            (Route::Connection, "PUT") | (Route::Plan, "POST") | (Route::Mint, "POST")
         )
     }
 }
@@ -1200,9 +1325,20 @@ fn expect(spec: &RequestSpec, world: &World) -> Expect {
     let is_token = addresses.first() == Some(&world.token);
     let refusal = |error: ApiError| status(StatusCode::CONFLICT, &error.to_string());
     match (route, spec.method.as_str()) {
-        (Route::Connection, "PUT") => match join_params(body) {
+        (Route::Connection, "PUT") => match join_params(body, StrategyKind::default()) {
             Err(error) => refusal(error),
             Ok(_) if is_token => Expect::Skip,
+            Ok(_) => status(StatusCode::CONFLICT, "is not registered"),
+        },
+        // Nothing was ever joined.
+        (Route::Connection, "GET") => status(StatusCode::NOT_FOUND, "is not joined"),
+        // A plan sends nothing, so every one runs: the PUT's checks, then 200.
+        (Route::Plan, _) => match join_params(body, StrategyKind::default()) {
+            Err(error) => refusal(error),
+            Ok(p) if is_token && p.funds > U256::from(NODE_TOKENS) => {
+                status(StatusCode::CONFLICT, "Insufficient balance")
+            }
+            Ok(_) if is_token => status(StatusCode::OK, ""),
             Ok(_) => status(StatusCode::CONFLICT, "is not registered"),
         },
         (Route::Connection, _) if is_token => Expect::Skip,
@@ -1220,6 +1356,9 @@ fn expect(spec: &RequestSpec, world: &World) -> Expect {
     }
 }
 
+/// Test tokens of the node the random requests go to.
+const NODE_TOKENS: u32 = 1000;
+
 /// SPEC §2.7.
 const STATUSES: [u16; 11] = [200, 201, 204, 402, 404, 405, 408, 409, 413, 500, 503];
 
@@ -1235,7 +1374,7 @@ fn no_request_makes_the_api_answer_500_or_without_an_error_body() {
         .unwrap();
     let (net, node) = runtime.block_on(async {
         let net = TestNet::new();
-        let account = net.account(U256::from(1000u32));
+        let account = net.account(U256::from(NODE_TOKENS));
         let node = net.node(account);
         node.wait_ready().await;
         (net, node)
@@ -1335,7 +1474,8 @@ fn no_request_makes_the_api_answer_500_or_without_an_error_body() {
             "too few {status}s: {seen:?}"
         );
     }
-    // Nothing the requests did reached the chain: still no channel, no connection.
+    // Nothing the requests did reached the chain: still no channel, no connection; in
+    // particular no plan sent anything.
     let channels = runtime.block_on(common::call(&node, "GET", "/api/v1/channels", None));
     assert_eq!(channels.body, serde_json::json!([]));
 }

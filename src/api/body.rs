@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use warp::{Filter, Rejection};
 
 use super::error::{ApiError, BodyTooLarge, BodyTooSlow};
+use crate::connection::strategy::StrategyKind;
 use crate::connection::{
     ConnectionParams, JoinableFraction, DEFAULT_INITIAL_CHANNEL_TARGET,
     DEFAULT_JOINABLE_FUNDS_TARGET, MAX_INITIAL_CHANNEL_TARGET,
@@ -125,13 +126,135 @@ fn amount_field(fields: &HashMap<String, Box<RawValue>>, name: &str) -> Result<U
         .map_err(|e| ApiError::InvalidInput(format!("'{name}' {e}")))
 }
 
-/// Parses the body of `PUT /connections/<token>` (SPEC §2.3, check 2).
-pub fn join_params(body: &[u8]) -> Result<ConnectionParams, ApiError> {
+/// The fields of a join body (SPEC §2.3), in the order their errors are reported.
+pub const JOIN_FIELDS: &[&str] = &[
+    "funds",
+    "initial_channel_target",
+    "joinable_funds_target",
+    "partner_selection",
+];
+
+/// The text inside a JSON string value, `None` when `raw` is not a string.
+fn string_content(raw: &RawValue) -> Option<String> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        serde_json::from_str(text).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether `text` is a decimal number as a person writes it: an optional `-`, digits, an
+/// optional fraction and an optional exponent; no spaces, no `+` in front, no bare `.5`.
+fn is_decimal_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if !digits(&mut i) {
+        return false;
+    }
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == bytes.len()
+}
+
+/// `initial_channel_target`: a JSON integer, or a string of decimal digits (Raiden's
+/// clients send `"3"`), from 0 to [`MAX_INITIAL_CHANNEL_TARGET`].
+fn target_value(raw: &RawValue) -> Option<u32> {
+    match string_content(raw) {
+        Some(text) => {
+            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            // Leading zeros are fine, as in amounts; too many digits overflow to `None`.
+            let significant = text.trim_start_matches('0');
+            if significant.is_empty() {
+                Some(0)
+            } else {
+                significant.parse::<u32>().ok()
+            }
+        }
+        None => serde_json::from_str::<u32>(raw.get()).ok(),
+    }
+    .filter(|target| *target <= MAX_INITIAL_CHANNEL_TARGET)
+}
+
+/// `joinable_funds_target`: a JSON number, or a string holding a decimal number
+/// (`"0.4"`), from 0.0 to 1.0. A string is read exactly as the same number written
+/// without quotes would be, so that both give the same fraction.
+fn joinable_value(raw: &RawValue) -> Option<JoinableFraction> {
+    let value = match string_content(raw) {
+        Some(text) => {
+            if !is_decimal_number(&text) {
+                return None;
+            }
+            // JSON numbers have no leading zeros: drop them so that the JSON reader, the
+            // one that reads unquoted numbers, reads this one too.
+            let (sign, unsigned) = match text.strip_prefix('-') {
+                Some(rest) => ("-", rest),
+                None => ("", text.as_str()),
+            };
+            let trimmed = unsigned.trim_start_matches('0');
+            let normal = if trimmed.is_empty() || !trimmed.starts_with(|c: char| c.is_ascii_digit())
+            {
+                format!("{sign}0{trimmed}")
+            } else {
+                format!("{sign}{trimmed}")
+            };
+            serde_json::from_str::<f64>(&normal).ok()?
+        }
+        None => serde_json::from_str::<f64>(raw.get()).ok()?,
+    };
+    JoinableFraction::from_f64(value).ok()
+}
+
+/// `partner_selection`: a JSON string naming a strategy of SPEC §3.1.
+fn strategy_value(raw: &RawValue) -> Result<StrategyKind, ApiError> {
+    let name = string_content(raw).ok_or_else(|| {
+        ApiError::InvalidInput(format!(
+            "'partner_selection' must be a string; valid strategies are {}",
+            StrategyKind::names()
+        ))
+    })?;
+    name.parse::<StrategyKind>().map_err(|_| {
+        ApiError::InvalidInput(format!(
+            "'partner_selection' {:?} is not a strategy; valid strategies are {}",
+            super::error::clip(&name),
+            StrategyKind::names()
+        ))
+    })
+}
+
+/// Parses the body of `PUT /connections/<token>` and of its plan (SPEC §2.3, check 2).
+///
+/// Numbers may come as JSON numbers or as strings holding the same number, as Raiden
+/// accepted them. `default_selection` is the node's `--partner-selection`, for a body that
+/// names no strategy.
+pub fn join_params(
+    body: &[u8],
+    default_selection: StrategyKind,
+) -> Result<ConnectionParams, ApiError> {
     let fields = object_fields(body)?;
-    reject_unknown_fields(
-        &fields,
-        &["funds", "initial_channel_target", "joinable_funds_target"],
-    )?;
+    reject_unknown_fields(&fields, JOIN_FIELDS)?;
     let funds = amount_field(&fields, "funds")?;
     if funds.is_zero() {
         return Err(ApiError::InvalidInput(
@@ -140,28 +263,26 @@ pub fn join_params(body: &[u8]) -> Result<ConnectionParams, ApiError> {
     }
     let initial_channel_target = match fields.get("initial_channel_target") {
         None => DEFAULT_INITIAL_CHANNEL_TARGET,
-        Some(raw) => serde_json::from_str::<u32>(raw.get())
-            .ok()
-            .filter(|target| *target <= MAX_INITIAL_CHANNEL_TARGET)
-            .ok_or_else(|| {
-                ApiError::InvalidInput(format!(
-                    "'initial_channel_target' must be an integer from 0 to {MAX_INITIAL_CHANNEL_TARGET}"
-                ))
-            })?,
+        Some(raw) => target_value(raw).ok_or_else(|| {
+            ApiError::InvalidInput(format!(
+                "'initial_channel_target' must be an integer from 0 to {MAX_INITIAL_CHANNEL_TARGET}, as a number or a string of digits"
+            ))
+        })?,
     };
     let joinable_funds_target = match fields.get("joinable_funds_target") {
         None => DEFAULT_JOINABLE_FUNDS_TARGET,
-        Some(raw) => serde_json::from_str::<f64>(raw.get())
-            .ok()
-            .and_then(|value| JoinableFraction::from_f64(value).ok())
-            .ok_or_else(|| {
-                ApiError::InvalidInput(
-                    "'joinable_funds_target' must be a number from 0.0 to 1.0".into(),
-                )
-            })?,
+        Some(raw) => joinable_value(raw).ok_or_else(|| {
+            ApiError::InvalidInput(
+                "'joinable_funds_target' must be a number from 0.0 to 1.0, as a number or a decimal string".into(),
+            )
+        })?,
+    };
+    let partner_selection = match fields.get("partner_selection") {
+        None => default_selection,
+        Some(raw) => strategy_value(raw)?,
     };
     Ok(ConnectionParams {
-        partner_selection: Default::default(),
+        partner_selection,
         funds,
         initial_channel_target,
         joinable_funds_target,
@@ -188,15 +309,17 @@ mod tests {
     use super::*;
 
     fn message(body: &str) -> String {
-        join_params(body.as_bytes()).unwrap_err().to_string()
+        join_params(body.as_bytes(), StrategyKind::Uniform)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn join_bodies_are_checked_field_by_field() {
-        let ok = join_params(br#"{"funds": 100}"#).unwrap();
+        let ok = join_params(br#"{"funds": 100}"#, StrategyKind::Uniform).unwrap();
         assert_eq!(ok.funds, U256::from(100));
         assert_eq!(ok.initial_channel_target, 3);
-        let big = join_params(br#"{"funds": "123456789012345678901234567890", "initial_channel_target": 0, "joinable_funds_target": 1}"#).unwrap();
+        let big = join_params(br#"{"funds": "123456789012345678901234567890", "initial_channel_target": 0, "joinable_funds_target": 1}"#, StrategyKind::Uniform).unwrap();
         assert_eq!(big.funds.to_string(), "123456789012345678901234567890");
         assert!(message("").contains("missing"));
         assert!(message("{").contains("not valid JSON"));
@@ -212,5 +335,105 @@ mod tests {
             .contains("initial_channel_target"));
         assert!(message(r#"{"funds": 1, "initial_channel_target": 2.5}"#)
             .contains("initial_channel_target"));
+    }
+
+    fn parsed(body: &str) -> ConnectionParams {
+        join_params(body.as_bytes(), StrategyKind::Uniform)
+            .unwrap_or_else(|e| panic!("{body} refused: {e}"))
+    }
+
+    #[test]
+    fn numbers_may_come_as_strings_holding_the_same_number() {
+        let as_numbers = parsed(
+            r#"{"funds": 1000000000000000000, "initial_channel_target": 3, "joinable_funds_target": 0.4}"#,
+        );
+        let as_strings = parsed(
+            r#"{"funds": "1000000000000000000", "initial_channel_target": "3", "joinable_funds_target": "0.4"}"#,
+        );
+        assert_eq!(as_numbers, as_strings);
+        assert_eq!(
+            parsed(r#"{"funds": 1, "initial_channel_target": "007"}"#).initial_channel_target,
+            7
+        );
+        assert_eq!(
+            parsed(r#"{"funds": 1, "initial_channel_target": "1000"}"#).initial_channel_target,
+            1000
+        );
+        for (text, billionths) in [
+            ("1", 1_000_000_000),
+            ("0", 0),
+            ("4e-1", 400_000_000),
+            ("00.25", 250_000_000),
+            ("-0.0", 0),
+        ] {
+            let body = format!(r#"{{"funds": 1, "joinable_funds_target": "{text}"}}"#);
+            assert_eq!(
+                parsed(&body).joinable_funds_target.billionths(),
+                billionths,
+                "{text}"
+            );
+        }
+        for bad in [
+            r#""3.5""#,
+            r#""abc""#,
+            r#""""#,
+            r#"" 3""#,
+            r#""3 ""#,
+            r#""-1""#,
+            r#""+3""#,
+            r#""1001""#,
+            r#""3e0""#,
+            r#""99999999999999999999""#,
+        ] {
+            let text = message(&format!(
+                r#"{{"funds": 1, "initial_channel_target": {bad}}}"#
+            ));
+            assert!(text.contains("'initial_channel_target'"), "{bad}: {text}");
+        }
+        for bad in [
+            r#""abc""#,
+            r#""""#,
+            r#"" 0.4""#,
+            r#""0.4 ""#,
+            r#"".4""#,
+            r#""1.""#,
+            r#""+0.4""#,
+            r#""1.5""#,
+            r#""-0.1""#,
+            r#""NaN""#,
+            r#""inf""#,
+            r#""0x1""#,
+        ] {
+            let text = message(&format!(
+                r#"{{"funds": 1, "joinable_funds_target": {bad}}}"#
+            ));
+            assert!(text.contains("'joinable_funds_target'"), "{bad}: {text}");
+        }
+    }
+
+    #[test]
+    fn partner_selection_names_a_strategy_or_takes_the_default() {
+        assert_eq!(
+            join_params(br#"{"funds": 1}"#, StrategyKind::HighestCapacity)
+                .unwrap()
+                .partner_selection,
+            StrategyKind::HighestCapacity
+        );
+        for kind in StrategyKind::ALL {
+            let body = format!(r#"{{"funds": 1, "partner_selection": "{}"}}"#, kind.name());
+            assert_eq!(parsed(&body).partner_selection, kind);
+        }
+        for bad in [
+            r#""random""#,
+            r#""Uniform""#,
+            r#""""#,
+            "3",
+            "null",
+            r#"["uniform"]"#,
+        ] {
+            let text = message(&format!(r#"{{"funds": 1, "partner_selection": {bad}}}"#));
+            assert!(text.contains("'partner_selection'"), "{bad}: {text}");
+            assert!(text.contains(&StrategyKind::names()), "{bad}: {text}");
+        }
     }
 }

@@ -75,7 +75,9 @@ impl ApiError {
                 | NodeError::AlreadyRegistered { .. }
                 | NodeError::InsufficientTokenBalance { .. } => StatusCode::CONFLICT,
                 NodeError::GasReserve { .. } => StatusCode::PAYMENT_REQUIRED,
-                NodeError::NoSuchChannel { .. } | NodeError::NoTokenNetwork { .. } => {
+                NodeError::NoSuchChannel { .. }
+                | NodeError::NoTokenNetwork { .. }
+                | NodeError::NotJoined { .. } => {
                     StatusCode::NOT_FOUND
                 }
                 // The chain is not the one the node started on, or cannot be reached:

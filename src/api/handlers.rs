@@ -10,7 +10,7 @@ use warp::reply::{self, Reply};
 
 use super::body;
 use super::error::ApiError;
-use super::models::{ChannelObject, ConnectionEntry, PartnerEntry};
+use super::models::{ChannelObject, ConnectionEntry, ConnectionObject, PartnerEntry, PlanObject};
 use crate::chain::{Chain, ChainError};
 use crate::node::{Node, NodeError, NodeStatus};
 use crate::types::{checksummed, parse_checksummed_address, Address};
@@ -50,9 +50,28 @@ pub async fn join<C: Chain>(
     node: Node<C>,
 ) -> Result<impl Reply, ApiError> {
     let token = address(&token)?;
-    let params = body::join_params(&body)?;
+    let params = body::join_params(&body, node.default_partner_selection())?;
     node.join(token, params).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /connections/<token>` (SPEC §2.8).
+pub async fn connection<C: Chain>(token: String, node: Node<C>) -> Result<impl Reply, ApiError> {
+    let token = address(&token)?;
+    let detail = node.connection(token)?;
+    Ok(reply::json(&ConnectionObject::from(&detail)))
+}
+
+/// `POST /connections/<token>/plan` (SPEC §2.8): the PUT's body and checks, then the plan.
+pub async fn plan<C: Chain>(
+    token: String,
+    body: Bytes,
+    node: Node<C>,
+) -> Result<impl Reply, ApiError> {
+    let token = address(&token)?;
+    let params = body::join_params(&body, node.default_partner_selection())?;
+    let plan = node.plan(token, params).await?;
+    Ok(reply::json(&PlanObject::from(&plan)))
 }
 
 /// `DELETE /connections/<token>`.

@@ -66,6 +66,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/connections"),
     ("PUT", "/api/v1/connections/{token_address}"),
     ("DELETE", "/api/v1/connections/{token_address}"),
+    ("GET", "/api/v1/connections/{token_address}"),
+    ("POST", "/api/v1/connections/{token_address}/plan"),
     ("GET", "/api/v1/address"),
     ("GET", "/api/v1/version"),
     ("GET", "/api/v1/status"),
@@ -232,6 +234,30 @@ pub fn connection_delete<C: Chain>(
         .and_then(|token, node| async move { respond(handlers::leave(token, node).await) })
 }
 
+/// tokennet's own connection endpoints (SPEC §2.8): `GET /api/v1/connections/<token>`
+/// and `POST /api/v1/connections/<token>/plan`. Both answer from the node's current view
+/// without waiting for a join or leave in progress, bounded like every read.
+pub fn connection_reads<C: Chain>(
+    node: Node<C>,
+    config: &ApiConfig,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let limit = config.read_timeout;
+    let one = warp::path!("api" / "v1" / "connections" / String)
+        .and(warp::get())
+        .and(with_node(node.clone()))
+        .and_then(move |token, node| async move {
+            respond(bounded(limit, handlers::connection(token, node)).await)
+        });
+    let plan = warp::path!("api" / "v1" / "connections" / String / "plan")
+        .and(warp::post())
+        .and(body::limited_within(config.body_read_timeout))
+        .and(with_node(node))
+        .and_then(move |token, body, node| async move {
+            respond(bounded(limit, handlers::plan(token, body, node)).await)
+        });
+    one.or(plan).unify()
+}
+
 /// `GET /api/v1/address`, `/version`, `/status` and `/openapi.json`.
 pub fn node_info<C: Chain>(
     node: Node<C>,
@@ -384,6 +410,8 @@ fn endpoints<C: Chain>(
         .or(connection_put(node.clone(), config))
         .unify()
         .or(connection_delete(node.clone()))
+        .unify()
+        .or(connection_reads(node.clone(), config))
         .unify()
         .or(node_info(node.clone(), config))
         .unify()
@@ -575,7 +603,7 @@ mod tests {
     fn a_405_lists_the_methods_of_its_path() {
         assert_eq!(
             allowed_methods("/api/v1/connections/0xabc"),
-            ["PUT", "DELETE"]
+            ["PUT", "DELETE", "GET"]
         );
         assert_eq!(allowed_methods("/api/v1/tokens/0xabc"), ["PUT", "GET"]);
         assert_eq!(allowed_methods("/api/v1/channels/a/b"), ["GET"]);

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::node::{ChannelSummary, ConnectionSummary, DEFAULT_REVEAL_TIMEOUT};
+use crate::node::{
+    ChannelSummary, ConnectionDetail, ConnectionSummary, Plan, DEFAULT_REVEAL_TIMEOUT,
+};
 use crate::types::{checksummed, Address, TokenAmount};
 
 /// A value of the `GET /connections` object.
@@ -91,6 +93,116 @@ impl PartnerEntry {
                 checksummed(token),
                 checksummed(partner)
             ),
+        }
+    }
+}
+
+/// `GET /connections/<token>` (SPEC §2.8).
+#[derive(Debug, Serialize)]
+pub struct ConnectionObject {
+    /// `funds` of the last PUT.
+    pub funds: TokenAmount,
+    /// `initial_channel_target` of the last PUT.
+    pub initial_channel_target: u32,
+    /// `joinable_funds_target` of the last PUT.
+    pub joinable_funds_target: f64,
+    /// The strategy that chooses new partners.
+    pub partner_selection: &'static str,
+    /// `joining`, `joined` or `leaving`.
+    pub state: &'static str,
+    /// Sum of our deposits over our open channels.
+    pub sum_deposits: TokenAmount,
+    /// Number of our open channels.
+    pub channels: u64,
+}
+
+impl From<&ConnectionDetail> for ConnectionObject {
+    fn from(detail: &ConnectionDetail) -> Self {
+        Self {
+            funds: TokenAmount(detail.params.funds),
+            initial_channel_target: detail.params.initial_channel_target,
+            joinable_funds_target: detail.params.joinable_funds_target.as_f64(),
+            partner_selection: detail.params.partner_selection.name(),
+            state: detail.state.as_str(),
+            sum_deposits: TokenAmount(detail.sum_deposits),
+            channels: detail.channels,
+        }
+    }
+}
+
+/// One action of a plan.
+#[derive(Debug, Serialize)]
+pub struct PlanActionObject {
+    /// `open` or `deposit`.
+    pub kind: &'static str,
+    /// The partner, checksummed.
+    pub partner_address: String,
+    /// Our total deposit in the channel once done.
+    pub deposit: TokenAmount,
+    /// Why.
+    pub reason: String,
+}
+
+/// The gas reserve of a plan.
+#[derive(Debug, Serialize)]
+pub struct GasReserveObject {
+    /// Wei the reserve needs.
+    pub required: TokenAmount,
+    /// Our ETH, wei.
+    pub balance: TokenAmount,
+}
+
+/// `POST /connections/<token>/plan` (SPEC §2.8). Wei amounts are integers like token
+/// amounts.
+#[derive(Debug, Serialize)]
+pub struct PlanObject {
+    /// 204, 402 or 408: what the PUT would answer.
+    pub would_answer: u16,
+    /// Why.
+    pub reason: String,
+    /// The strategy that chose the partners.
+    pub partner_selection: &'static str,
+    /// The opens and deposits.
+    pub actions: Vec<PlanActionObject>,
+    /// The amount approved first, `null` when the allowance covers the deposits.
+    pub approve: Option<TokenAmount>,
+    /// Transactions the join would send.
+    pub transactions: u64,
+    /// Their gas.
+    pub gas: u64,
+    /// Wei per gas now.
+    pub gas_price: TokenAmount,
+    /// `gas × gas_price`, wei.
+    pub eth_cost: TokenAmount,
+    /// The gas reserve check (SPEC §4).
+    pub gas_reserve: GasReserveObject,
+}
+
+impl From<&Plan> for PlanObject {
+    fn from(plan: &Plan) -> Self {
+        Self {
+            would_answer: plan.would_answer.status(),
+            reason: plan.reason.clone(),
+            partner_selection: plan.partner_selection.name(),
+            actions: plan
+                .actions
+                .iter()
+                .map(|action| PlanActionObject {
+                    kind: action.kind.as_str(),
+                    partner_address: checksummed(&action.partner),
+                    deposit: TokenAmount(action.deposit),
+                    reason: action.reason.clone(),
+                })
+                .collect(),
+            approve: plan.approve.map(TokenAmount),
+            transactions: plan.transactions,
+            gas: plan.gas,
+            gas_price: TokenAmount(plan.gas_price),
+            eth_cost: TokenAmount(plan.eth_cost),
+            gas_reserve: GasReserveObject {
+                required: TokenAmount(plan.gas_reserve.required),
+                balance: TokenAmount(plan.gas_reserve.balance),
+            },
         }
     }
 }

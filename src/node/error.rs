@@ -65,6 +65,12 @@ pub enum NodeError {
         /// The token.
         token: Address,
     },
+    /// The token has no connection: it was never joined (`GET /connections/<token>`).
+    #[error("Token {token} is not joined; join it with PUT /api/v1/connections/{token}")]
+    NotJoined {
+        /// The token.
+        token: Address,
+    },
     /// The node is still catching up with the chain.
     #[error("The node is still syncing with the chain ({blocks_to_sync} blocks to go); try again shortly")]
     Syncing {

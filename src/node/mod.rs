@@ -7,11 +7,13 @@
 //! at once.
 
 mod chain_watch;
+mod connection_detail;
 pub mod datadir;
 mod decisions;
 mod error;
 mod executor;
 mod follower;
+mod plan;
 pub mod store;
 mod transactions;
 pub mod view;
@@ -28,12 +30,15 @@ use tokio::sync::watch;
 pub use chain_watch::{
     ChainHealth, DEFAULT_CHAIN_STALL_TIMEOUT, DEFAULT_SIM_STALL_BLOCKS, IDENTITY_CHECK_POLLS,
 };
+pub use connection_detail::ConnectionDetail;
 pub use error::NodeError;
+pub use plan::{Plan, PlannedAction, WouldAnswer};
 pub use transactions::transaction_for;
 pub use view::{ChannelPhase, NetworkState, OurChannel, View};
 
 use crate::chain::gas::{gas_reserve, ReserveInputs, GAS};
 use crate::chain::{Chain, ChainError, Transaction};
+use crate::connection::strategy::StrategyKind;
 use crate::connection::{ConnectionManager, ConnectionParams};
 use crate::types::{Address, TokenAmount, B256, U256};
 use store::{ConnectionState, Loaded, Store, StoredConnection};
@@ -65,6 +70,8 @@ pub struct NodeConfig {
     pub max_fee_per_gas: u128,
     /// No new head for this long: the chain is reported stalled.
     pub chain_stall_timeout: Duration,
+    /// The strategy of a join that names none (`--partner-selection`).
+    pub partner_selection: StrategyKind,
 }
 
 impl Default for NodeConfig {
@@ -75,6 +82,7 @@ impl Default for NodeConfig {
             tx_replace_after: DEFAULT_TX_REPLACE_AFTER,
             max_fee_per_gas: u128::from(DEFAULT_MAX_FEE_GWEI) * crate::chain::fees::WEI_PER_GWEI,
             chain_stall_timeout: DEFAULT_CHAIN_STALL_TIMEOUT,
+            partner_selection: StrategyKind::default(),
         }
     }
 }
@@ -117,6 +125,12 @@ impl<C: Chain> NodeBuilder<C> {
     /// No new head for this long: `/status` says `stalled` (`--chain-stall-timeout`).
     pub fn chain_stall_timeout(mut self, timeout: Duration) -> Self {
         self.config.chain_stall_timeout = timeout;
+        self
+    }
+
+    /// The strategy of a join whose body names none (`--partner-selection`).
+    pub fn partner_selection(mut self, kind: StrategyKind) -> Self {
+        self.config.partner_selection = kind;
         self
     }
 
@@ -293,6 +307,17 @@ pub struct ChannelSummary {
     pub channel: OurChannel,
 }
 
+/// The gas reserve (SPEC §4) and what we hold against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GasReserveCheck {
+    /// Wei needed to finish the life of every channel, with the join's.
+    pub required: U256,
+    /// Our ETH balance, wei.
+    pub balance: U256,
+    /// The chain's gas price the reserve was computed at, wei.
+    pub gas_price: U256,
+}
+
 pub(crate) struct Inner<C: Chain> {
     /// The chain's identity, head and answers, as the node watches them.
     watch: Mutex<chain_watch::ChainWatch>,
@@ -364,6 +389,11 @@ impl<C: Chain> Node<C> {
     /// Our address.
     pub fn address(&self) -> Address {
         self.inner.us
+    }
+
+    /// The strategy of a join whose body names none (`--partner-selection`).
+    pub fn default_partner_selection(&self) -> StrategyKind {
+        self.inner.config.partner_selection
     }
 
     /// The chain the node acts on.
@@ -480,19 +510,8 @@ impl<C: Chain> Node<C> {
         let queue = self.queue(token_network);
         let _turn = queue.lock().await;
         self.ensure_ready()?;
-
-        let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
-        let committed = self
-            .with_network(token_network, |n| n.sum_open_deposits())
-            .unwrap_or_default();
-        let available = balance.get().saturating_add(committed);
-        if params.funds > available {
-            return Err(NodeError::InsufficientTokenBalance {
-                token,
-                funds: params.funds,
-                available,
-            });
-        }
+        self.check_token_funds(token, token_network, &params)
+            .await?;
         self.check_gas_reserve(Some((token_network, params)))
             .await?;
         let reported_funds = self
@@ -518,6 +537,29 @@ impl<C: Chain> Node<C> {
         );
         self.open_channels(token_network).await?;
         self.complete_join(token_network, token, params)
+    }
+
+    /// Refuses (409) `funds` beyond our token balance plus what is already in our open
+    /// channels of the network (SPEC §2.3, check 4): for a join and for its plan.
+    async fn check_token_funds(
+        &self,
+        token: Address,
+        token_network: Address,
+        params: &ConnectionParams,
+    ) -> Result<(), NodeError> {
+        let balance = self.inner.chain.token_balance(token, self.inner.us).await?;
+        let committed = self
+            .with_network(token_network, |n| n.sum_open_deposits())
+            .unwrap_or_default();
+        let available = balance.get().saturating_add(committed);
+        if params.funds > available {
+            return Err(NodeError::InsufficientTokenBalance {
+                token,
+                funds: params.funds,
+                available,
+            });
+        }
+        Ok(())
     }
 
     /// Records that a join is done: `GET /connections` reports its funds from now on.
@@ -789,6 +831,22 @@ impl<C: Chain> Node<C> {
         &self,
         joining: Option<(Address, ConnectionParams)>,
     ) -> Result<(), NodeError> {
+        let reserve = self.gas_reserve(joining).await?;
+        if reserve.balance < reserve.required {
+            return Err(NodeError::GasReserve {
+                required: reserve.required,
+                available: reserve.balance,
+            });
+        }
+        Ok(())
+    }
+
+    /// The gas reserve (SPEC §4) against our ETH, as [`Node::check_gas_reserve`] and a
+    /// plan see it.
+    async fn gas_reserve(
+        &self,
+        joining: Option<(Address, ConnectionParams)>,
+    ) -> Result<GasReserveCheck, NodeError> {
         let gas_price = self.inner.chain.gas_price().await?;
         let available = self.inner.chain.eth_balance(self.inner.us).await?;
         let inputs = {
@@ -817,14 +875,11 @@ impl<C: Chain> Node<C> {
             }
             inputs
         };
-        let required = gas_reserve(&GAS, gas_price, inputs);
-        if available < required {
-            return Err(NodeError::GasReserve {
-                required,
-                available,
-            });
-        }
-        Ok(())
+        Ok(GasReserveCheck {
+            required: gas_reserve(&GAS, gas_price, inputs),
+            balance: available,
+            gas_price,
+        })
     }
 
     /// Waits until the view holds every event up to `block`, at most the tx timeout.

@@ -218,7 +218,8 @@ pub enum ConnectionState {
 }
 
 impl ConnectionState {
-    fn as_str(self) -> &'static str {
+    /// How the store and the API write it: `joining`, `joined` or `leaving`.
+    pub fn as_str(self) -> &'static str {
         match self {
             ConnectionState::Joining => "joining",
             ConnectionState::Joined => "joined",
@@ -562,11 +563,26 @@ impl Store {
             .iter()
             .map(|(network, address)| Ok((self.address(network)?, self.address(address)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let events = raw_events
+            .iter()
+            .map(|text| serde_json::from_str(text).map_err(|e| self.corrupt("event", e)))
+            .collect::<Result<Vec<EventRecord>, _>>()?;
+        let connections = self.load_connections(None)?;
+        Ok(Loaded {
+            events,
+            cursor,
+            connections,
+            participants,
+        })
+    }
+
+    /// The stored connection managers, of every token network or of one (checksummed).
+    fn load_connections(&self, network: Option<&str>) -> Result<Vec<StoredConnection>, StoreError> {
         let raw_connections = self.rows(
             "SELECT token_network, token, funds, initial_channel_target,
                     joinable_billionths, state, reported_funds, partner_selection
-             FROM connections ORDER BY rowid",
-            [],
+             FROM connections WHERE ?1 IS NULL OR token_network = ?1 ORDER BY rowid",
+            [network],
             |row| {
                 Ok((
                     row.get::<_, String>(0)?,
@@ -580,10 +596,6 @@ impl Store {
                 ))
             },
         )?;
-        let events = raw_events
-            .iter()
-            .map(|text| serde_json::from_str(text).map_err(|e| self.corrupt("event", e)))
-            .collect::<Result<Vec<EventRecord>, _>>()?;
         let mut connections = Vec::with_capacity(raw_connections.len());
         for (network, token, funds, target, joinable, state, reported, strategy) in raw_connections
         {
@@ -603,12 +615,7 @@ impl Store {
                 reported_funds: self.amount(&reported)?,
             });
         }
-        Ok(Loaded {
-            events,
-            cursor,
-            connections,
-            participants,
-        })
+        Ok(connections)
     }
 
     fn address(&self, text: &str) -> Result<Address, StoreError> {
@@ -811,6 +818,16 @@ impl Store {
             .map(|_| ())
             .map_err(|e| self.sql(e))
         })
+    }
+
+    /// The stored connection manager of `token_network`, if it was ever joined (what
+    /// `GET /connections/<token>` reports).
+    pub fn connection(
+        &self,
+        token_network: Address,
+    ) -> Result<Option<StoredConnection>, StoreError> {
+        let network = token_network.to_checksum(None);
+        Ok(self.load_connections(Some(&network))?.into_iter().next())
     }
 
     /// Journals a transaction before it is handed to the chain.

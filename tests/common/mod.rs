@@ -5,6 +5,7 @@
 
 pub mod anvil;
 pub mod mock_rpc;
+pub mod plan_scenarios;
 pub mod process;
 pub mod scenarios;
 
