@@ -10,7 +10,7 @@ printf '%-10s %10s %12s\n' nodes "wall (s)" "peak (MiB)"
 for scenario in raiden-default raiden-100k raiden-1m; do
   nodes=$(grep -m1 '^count' "sim/scenarios/$scenario.toml" | tr -dc '0-9')
   /usr/bin/time -f '%e %M' -o "$out/time" \
-    target/release/tokennet-sim run "sim/scenarios/$scenario.toml" --out "$out/$scenario" >/dev/null
+    "${CARGO_TARGET_DIR:-target}/release/tokennet-sim" run "sim/scenarios/$scenario.toml" --out "$out/$scenario" >/dev/null
   read -r wall kib < "$out/time"
   printf '%-10s %10s %12s\n' "$nodes" "$wall" "$((kib / 1024))"
 done

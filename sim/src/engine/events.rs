@@ -7,7 +7,6 @@ use tokennet::connection::{Closer, Reaction};
 
 use super::index::{Closed, EdgeState, BOOTSTRAP_INDEX};
 use super::Engine;
-use crate::strategy::GraphChange;
 
 impl Engine<'_> {
     /// Applies one chain event to the engine's indexes and starts the reactions.
@@ -40,10 +39,7 @@ impl Engine<'_> {
                         self.nodes[side as usize].channels.push(channel_id);
                     }
                 }
-                self.strategies.observe(&GraphChange::ChannelOpened {
-                    a: participant1,
-                    b: participant2,
-                });
+                self.observe_opened(participant1, participant2);
                 for side in [a, b] {
                     if side != BOOTSTRAP_INDEX {
                         self.mark_dirty(side);
@@ -69,13 +65,7 @@ impl Engine<'_> {
                 };
                 let partner = edge.other(who);
                 if who != BOOTSTRAP_INDEX {
-                    if self.strategies.tracks_capacity {
-                        let capacity = self.capacity_of(who);
-                        self.strategies.observe(&GraphChange::CapacityChanged {
-                            node: participant,
-                            capacity,
-                        });
-                    }
+                    self.observe_capacity(who);
                     self.mark_dirty(who);
                 }
                 if partner != BOOTSTRAP_INDEX && self.active_manager(partner).is_some() {
@@ -92,18 +82,10 @@ impl Engine<'_> {
                 };
                 edge.open = false;
                 let (a, b) = (edge.a, edge.b);
-                self.strategies.observe(&GraphChange::ChannelClosed {
-                    a: self.index.address_of(a),
-                    b: self.index.address_of(b),
-                });
+                self.observe_closed(a, b);
                 for side in [a, b] {
                     if side != BOOTSTRAP_INDEX {
-                        if self.strategies.tracks_capacity {
-                            let capacity = self.capacity_of(side);
-                            let node = self.index.address_of(side);
-                            self.strategies
-                                .observe(&GraphChange::CapacityChanged { node, capacity });
-                        }
+                        self.observe_capacity(side);
                         self.mark_dirty(side);
                     }
                 }

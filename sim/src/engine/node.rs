@@ -31,7 +31,10 @@ impl JoinFailure {
     pub(super) fn from_outcome(outcome: Outcome) -> Option<Self> {
         match outcome {
             Outcome::Confirmed => None,
-            Outcome::Reverted | Outcome::Dropped | Outcome::Unknown => Some(JoinFailure::Reverted),
+            Outcome::Reverted => Some(JoinFailure::Reverted),
+            // Never in the simulator: the ledger neither drops a transaction nor fails
+            // to answer. Counted as the API's 500, which they would be.
+            Outcome::Dropped | Outcome::Unknown => Some(JoinFailure::Reverted),
             Outcome::NoEth => Some(JoinFailure::InsufficientEth),
             Outcome::TimedOut => Some(JoinFailure::Timeout),
         }

@@ -5,7 +5,9 @@
 use rand_chacha::ChaCha8Rng;
 use tokennet::connection::strategy::StrategySet;
 use tokennet::connection::{ConnectionManager, Decision, NetworkView, UniformSampler};
+use tokennet::types::Address;
 
+use super::Engine;
 use crate::scenario::Scenario;
 use crate::strategy::GraphChange;
 
@@ -14,7 +16,7 @@ use crate::strategy::GraphChange;
 pub(super) struct Strategies {
     set: StrategySet,
     /// Whether a strategy keeps an index of capacities (computing them costs).
-    pub(super) tracks_capacity: bool,
+    tracks_capacity: bool,
 }
 
 impl Strategies {
@@ -29,7 +31,7 @@ impl Strategies {
     }
 
     /// Tells every strategy of a change of the channel graph.
-    pub(super) fn observe(&mut self, change: &GraphChange) {
+    fn observe(&mut self, change: &GraphChange) {
         self.set.observe(change);
     }
 
@@ -45,6 +47,35 @@ impl Strategies {
         match self.set.sampler(kind, &mut *rng) {
             Some(mut sampler) => manager.decide_open_channels(view, &mut sampler),
             None => manager.decide_open_channels(view, &mut UniformSampler(rng)),
+        }
+    }
+}
+
+impl Engine<'_> {
+    /// A channel opened between two participants.
+    pub(super) fn observe_opened(&mut self, a: Address, b: Address) {
+        self.strategies
+            .observe(&GraphChange::ChannelOpened { a, b });
+    }
+
+    /// The channel between nodes (or the bootstrap placeholder) `a` and `b` closed.
+    pub(super) fn observe_closed(&mut self, a: u32, b: u32) {
+        let change = GraphChange::ChannelClosed {
+            a: self.index.address_of(a),
+            b: self.index.address_of(b),
+        };
+        self.strategies.observe(&change);
+    }
+
+    /// Node `n`'s capacity (its deposits in open channels) may have changed; computed
+    /// only if a strategy keeps an index of capacities.
+    pub(super) fn observe_capacity(&mut self, n: u32) {
+        if self.strategies.tracks_capacity {
+            let change = GraphChange::CapacityChanged {
+                node: self.index.address_of(n),
+                capacity: self.capacity_of(n),
+            };
+            self.strategies.observe(&change);
         }
     }
 }
