@@ -30,9 +30,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand::Rng;
 use tokennet::connection::strategy::{GraphChange, StrategyKind, StrategySet};
 use tokennet::connection::{ConnectionManager, ConnectionParams, NetworkView, Participants};
 use tokennet::types::{Address, U256};

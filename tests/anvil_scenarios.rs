@@ -63,3 +63,8 @@ async fn a_dropped_transaction_fails_the_call_and_the_next_call_succeeds() {
     let status = common::call(&node, "GET", "/api/v1/status", None).await;
     assert_eq!(status.body["status"], "ready");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_with_each_strategy_opens_channels_only_to_eligible_partners_on_anvil() {
+    scenarios::each_strategy_joins_eligible_partners(&mut AnvilScenario::start().await).await;
+}

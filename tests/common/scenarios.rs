@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokennet::chain::Chain;
+use tokennet::connection::strategy::StrategyKind;
+use tokennet::connection::ConnectionParams;
 use tokennet::node::Node;
 use tokennet::types::{checksummed, Address, U256};
 use warp::http::StatusCode;
@@ -293,4 +295,82 @@ pub async fn joins_of_one_token_queue<N: ScenarioNet>(net: &mut N) {
         connections.body[checksummed(&net.token())],
         serde_json::json!({"funds": 1000, "sum_deposits": 600, "channels": 3})
     );
+}
+
+/// A join with each partner-selection strategy (SPEC §3.1, set through the connection's
+/// `partner_selection`) opens its channels only to eligible partners: participants of the
+/// network, each once, never the node itself, the bootstrap address or a partner it
+/// already has. `highest_capacity` joins first, while every participant's capacity is 0:
+/// it must then take the eligible participants with the smallest addresses, which a node
+/// choosing uniformly (whatever its connection says) would not.
+pub async fn each_strategy_joins_eligible_partners<N: ScenarioNet>(net: &mut N) {
+    let token = net.token();
+    let mut participants: Vec<Address> = peers(net, 6).await;
+    let mut kinds = vec![StrategyKind::HighestCapacity];
+    kinds.extend(
+        StrategyKind::ALL
+            .into_iter()
+            .filter(|k| *k != StrategyKind::HighestCapacity),
+    );
+    for kind in kinds {
+        let us = net.account(e18()).await;
+        // A channel to the first peer already: the join must not open a second one.
+        let existing = participants[0];
+        net.open_channel(us, existing).await;
+        let node = net.node(us).await;
+        let params = ConnectionParams {
+            partner_selection: kind,
+            ..ConnectionParams::with_funds(e18())
+        };
+        node.join(token, params).await.expect("join");
+        let channels = call(
+            &node,
+            "GET",
+            &format!("/api/v1/channels/{}", checksummed(&token)),
+            None,
+        )
+        .await;
+        let partners: Vec<String> = channels_of(&channels.body)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        let mut new: Vec<Address> = partners
+            .iter()
+            .map(|p| p.parse().expect("an address"))
+            .filter(|p| *p != existing)
+            .collect();
+        assert_eq!(
+            partners.len(),
+            3,
+            "{kind}: three channels: {}",
+            channels.text
+        );
+        assert_eq!(
+            new.len(),
+            2,
+            "{kind}: the existing partner once, two new: {}",
+            channels.text
+        );
+        for partner in &new {
+            assert!(
+                participants.contains(partner),
+                "{kind}: {partner} is no participant"
+            );
+            assert!(
+                *partner != us && *partner != tokennet::types::BOOTSTRAP_ADDRESS,
+                "{kind}"
+            );
+        }
+        if kind == StrategyKind::HighestCapacity {
+            let mut smallest: Vec<Address> = participants[1..].to_vec();
+            smallest.sort();
+            smallest.truncate(2);
+            new.sort();
+            assert_eq!(
+                new, smallest,
+                "{kind}: every capacity is 0, so the smallest addresses"
+            );
+        }
+        participants.push(us);
+    }
 }

@@ -59,8 +59,12 @@ impl Betweenness {
     /// Brandes' single-source step from `source`, truncated; adds each reached node's
     /// dependency (the source's excluded) to `score`, remembering first-reach order.
     fn accumulate(&mut self, source: u32, score: &mut FxHashMap<u32, (f64, usize)>) {
-        self.graph
-            .bfs(source, BETWEENNESS_BALL, &mut self.order, Some(&mut self.edges));
+        self.graph.bfs(
+            source,
+            BETWEENNESS_BALL,
+            &mut self.order,
+            Some(&mut self.edges),
+        );
         let size = self.graph.len();
         self.paths.resize(size, 0.0);
         self.dependency.resize(size, 0.0);
