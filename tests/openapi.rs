@@ -337,6 +337,7 @@ fn peers(net: &TestNet, n: usize) -> Vec<Address> {
 }
 
 const CONNECTION: &str = "/api/v1/connections/{token_address}";
+const PLAN: &str = "/api/v1/connections/{token_address}/plan";
 const TOKEN: &str = "/api/v1/tokens/{token_address}";
 const PARTNERS: &str = "/api/v1/tokens/{token_address}/partners";
 const CHANNELS_OF: &str = "/api/v1/channels/{token_address}";
@@ -406,6 +407,46 @@ async fn join_and_leave() -> Seen {
     let big = format!(r#"{{"funds": 1, "pad": "{}"}}"#, "x".repeat(20 * 1024));
     let answer = c.call("PUT", CONNECTION, &join, Some(&big)).await;
     assert_eq!(answer.status, 413);
+
+    // GET /connections/<token> before any join, and plans: refused as PUT is, then one
+    // with numbers as strings and a strategy named.
+    let plan = format!("{join}/plan");
+    for (path, status) in [
+        (join.clone(), 404),
+        (format!("/api/v1/connections/{lowercase}"), 404),
+    ] {
+        let answer = c.call("GET", CONNECTION, &path, None).await;
+        assert_eq!(answer.status, status, "{path}: {}", answer.text);
+    }
+    for (path, body, status) in [
+        (
+            format!("/api/v1/connections/{lowercase}/plan"),
+            Some(r#"{"funds": 1}"#),
+            404,
+        ),
+        (
+            plan.clone(),
+            Some(r#"{"funds": 1, "partner_selection": "random"}"#),
+            409,
+        ),
+        (
+            format!("/api/v1/connections/{unregistered}/plan"),
+            Some(r#"{"funds": 1}"#),
+            409,
+        ),
+        (plan.clone(), Some(&big), 413),
+        (
+            plan.clone(),
+            Some(
+                r#"{"funds": "123456789012345678901234567890", "initial_channel_target": "2", "joinable_funds_target": "0.25", "partner_selection": "uniform"}"#,
+            ),
+            200,
+        ),
+    ] {
+        let answer = c.call("POST", PLAN, &path, body).await;
+        assert_eq!(answer.status, status, "{path} {body:?}: {}", answer.text);
+    }
+
     let body = r#"{"funds": "123456789012345678901234567890", "initial_channel_target": 2, "joinable_funds_target": 0.25}"#;
     let answer = c.call("PUT", CONNECTION, &join, Some(body)).await;
     assert_eq!(answer.status, 204, "{}", answer.text);
@@ -415,6 +456,9 @@ async fn join_and_leave() -> Seen {
         .call("GET", "/api/v1/connections", "/api/v1/connections", None)
         .await;
     assert!(connections.text.contains("123456789012345678901234567890"));
+    let connection = c.call("GET", CONNECTION, &join, None).await;
+    assert_eq!(connection.status, 200, "{}", connection.text);
+    assert!(connection.text.contains("123456789012345678901234567890"));
     for (template, path, status) in [
         ("/api/v1/channels", "/api/v1/channels".to_owned(), 200),
         (CHANNELS_OF, format!("/api/v1/channels/{token}"), 200),
@@ -519,6 +563,11 @@ async fn failed_joins() -> Seen {
     let node = net.node(poor);
     node.wait_ready().await;
     let mut c = Checker::new(&node, ApiConfig::default());
+    let plan = c
+        .call("POST", PLAN, &format!("{join}/plan"), Some(body))
+        .await;
+    assert_eq!(plan.status, 200, "{}", plan.text);
+    assert!(plan.text.contains(r#""would_answer":402"#), "{}", plan.text);
     let answer = c.call("PUT", CONNECTION, &join, Some(body)).await;
     assert_eq!(answer.status, 402, "{}", answer.text);
     merge(&mut seen, c.seen);
@@ -750,4 +799,22 @@ async fn the_checker_refuses_what_the_document_does_not_say() {
         )
     }));
     assert!(outcome.is_err(), "a body the document refuses passed");
+}
+
+/// Every strategy the node offers is one the document names, so that a client that reads
+/// the document may send it.
+#[test]
+fn the_document_names_every_strategy() {
+    let document = document();
+    let names = &document["components"]["schemas"]["JoinRequest"]["properties"]
+        ["partner_selection"]["enum"];
+    for kind in tokennet::connection::strategy::StrategyKind::ALL {
+        assert!(
+            names
+                .as_array()
+                .is_some_and(|names| names.contains(&json!(kind.name()))),
+            "{} is not in the document's partner_selection: {names}",
+            kind.name()
+        );
+    }
 }

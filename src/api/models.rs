@@ -164,8 +164,9 @@ pub struct PlanObject {
     pub partner_selection: &'static str,
     /// The opens and deposits.
     pub actions: Vec<PlanActionObject>,
-    /// The amount approved first, `null` when the allowance covers the deposits.
-    pub approve: Option<TokenAmount>,
+    /// The amount approved first; 0 when no approve is sent (a number either way, so
+    /// that clients need no null check).
+    pub approve: TokenAmount,
     /// Transactions the join would send.
     pub transactions: u64,
     /// Their gas.
@@ -194,7 +195,7 @@ impl From<&Plan> for PlanObject {
                     reason: action.reason.clone(),
                 })
                 .collect(),
-            approve: plan.approve.map(TokenAmount),
+            approve: TokenAmount(plan.approve.unwrap_or_default()),
             transactions: plan.transactions,
             gas: plan.gas,
             gas_price: TokenAmount(plan.gas_price),

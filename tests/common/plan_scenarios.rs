@@ -82,7 +82,7 @@ fn amount(value: &Value) -> U256 {
 /// large ones into floats).
 #[derive(serde::Deserialize)]
 struct Wei {
-    approve: Option<Box<RawValue>>,
+    approve: Box<RawValue>,
     gas_price: Box<RawValue>,
     eth_cost: Box<RawValue>,
     gas_reserve: Reserve,
@@ -154,6 +154,7 @@ pub async fn a_plan_changes_nothing_and_the_put_follows_it<N: PlanNet>(net: &mut
         "{reason}"
     );
     assert_eq!(plan.body["actions"], json!([]));
+    assert_eq!(plan.body["approve"], 0);
     let_blocks_pass().await;
     assert_eq!(ours(net, &node).await, before, "a 402 plan sends nothing");
     let answer = call(&node, "PUT", &path, Some(body)).await;
@@ -202,10 +203,7 @@ pub async fn a_plan_changes_nothing_and_the_put_follows_it<N: PlanNet>(net: &mut
         );
     }
     let figures = wei(&plan.text);
-    assert_eq!(
-        figures.approve.as_deref().map(digits),
-        Some(share * U256::from(3))
-    );
+    assert_eq!(digits(&figures.approve), share * U256::from(3));
     assert_eq!(p["transactions"], 4);
     let gas = GAS.approve + GAS.set_total_deposit + 2 * GAS.open_channel_with_deposit;
     assert_eq!(p["gas"], gas);
