@@ -27,9 +27,9 @@ impl<C: Chain> Node<C> {
             tracing::info!(
                 token_network = %checksummed(&token_network),
                 kind = %decision.kind,
-                partner = decision.partner.map(|p| checksummed(&p)).unwrap_or_default(),
-                channel = decision.channel_id.map(|id| id.to_string()).unwrap_or_default(),
-                amount = decision.amount.map(|a| a.to_string()).unwrap_or_default(),
+                partner = %decision.partner.map(|p| checksummed(&p)).unwrap_or_default(),
+                channel = %decision.channel_id.map(|id| id.to_string()).unwrap_or_default(),
+                amount = %decision.amount.map(|a| a.to_string()).unwrap_or_default(),
                 strategy = %decision.strategy,
                 "decision: {}",
                 decision.reason()
