@@ -175,6 +175,7 @@ impl Net {
                     self.participants.insert(partner);
                     self.participants.insert(US);
                     self.channels.push(OpenChannel {
+                        partner_opened: false,
                         partner,
                         channel_id: id,
                         our_deposit: deposit,
@@ -258,6 +259,7 @@ fn net() -> BoxedStrategy<Net> {
                         ours
                     };
                     net.channels.push(OpenChannel {
+                        partner_opened: false,
                         partner,
                         channel_id: ChannelId(net.next_id),
                         our_deposit,

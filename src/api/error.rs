@@ -77,9 +77,7 @@ impl ApiError {
                 NodeError::GasReserve { .. } => StatusCode::PAYMENT_REQUIRED,
                 NodeError::NoSuchChannel { .. }
                 | NodeError::NoTokenNetwork { .. }
-                | NodeError::NotJoined { .. } => {
-                    StatusCode::NOT_FOUND
-                }
+                | NodeError::NotJoined { .. } => StatusCode::NOT_FOUND,
                 // The chain is not the one the node started on, or cannot be reached:
                 // nothing the client did; try again once it is back.
                 NodeError::Syncing { .. }

@@ -250,6 +250,14 @@ impl Decision {
                 n(self.amount),
                 share()
             ),
+            DecisionKind::Match if i.partner_deposit.is_none() => format!(
+                "{partner} opened a channel with us and it counts toward our {} partners; deposit up to {} = {}",
+                i.initial_channel_target
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                n(self.amount),
+                share()
+            ),
             DecisionKind::Match => format!(
                 "{partner} deposited {} in its channel with us; deposit up to {} = min(partner deposit {}, our deposit {} + funds remaining {}, share {})",
                 n(i.partner_deposit),

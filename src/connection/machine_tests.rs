@@ -36,6 +36,7 @@ fn participants(others: u8) -> Participants {
 
 fn channel(partner: Address, id: u64, ours: u64, theirs: u64) -> OpenChannel {
     OpenChannel {
+        partner_opened: false,
         partner,
         channel_id: ChannelId(id),
         our_deposit: U256::from(ours),
@@ -227,6 +228,30 @@ fn a_top_up_is_a_deposit_and_a_partner_channel_funded_is_a_match() {
     assert_eq!(
         matched.action,
         manager.join_partner_channel(&view, &channels[1])
+    );
+}
+
+#[test]
+fn a_top_up_of_a_channel_the_partner_opened_is_a_match_with_our_share() {
+    let participants = participants(3);
+    let opened_by_partner = OpenChannel {
+        partner_opened: true,
+        ..channel(addr(1), 1, 0, 50)
+    };
+    let manager = ConnectionManager::new(params(100, 1));
+    let view = view(std::slice::from_ref(&opened_by_partner), &participants);
+    let decisions = manager.decide_open_channels(
+        &view,
+        &mut UniformSampler(&mut ChaCha8Rng::seed_from_u64(1)),
+    );
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].kind, DecisionKind::Match);
+    assert_eq!(decisions[0].amount, Some(U256::from(60)), "100 × 0.6 / 1");
+    let reason = decisions[0].reason();
+    assert!(reason.contains("opened a channel with us"), "{reason}");
+    assert!(
+        reason.contains("deposit up to 60 = funds 100 × (1 − 0.4) / 1"),
+        "{reason}"
     );
 }
 

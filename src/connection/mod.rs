@@ -51,6 +51,10 @@ pub struct OpenChannel {
     pub our_deposit: U256,
     /// The partner's total deposit.
     pub partner_deposit: U256,
+    /// The partner opened it: it is `participant1` of the channel-opened event, as every
+    /// tokennet and Raiden client opens with itself as `participant1`. Funding such a
+    /// channel is a `match` in the decision log, whichever rule set the amount.
+    pub partner_opened: bool,
 }
 
 /// What the policy sees of one token network.

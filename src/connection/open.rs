@@ -108,7 +108,14 @@ impl ConnectionManager {
             chosen += 1;
             let top_up = per_partner - channel.our_deposit;
             if top_up <= budget {
-                let mut deposit = base(DecisionKind::Deposit, budget);
+                // A channel the partner opened that counts toward our target is funded as
+                // a partner's channel (a `match`), with our share as the amount.
+                let kind = if channel.partner_opened {
+                    DecisionKind::Match
+                } else {
+                    DecisionKind::Deposit
+                };
+                let mut deposit = base(kind, budget);
                 deposit.partner = Some(channel.partner);
                 deposit.channel_id = Some(channel.channel_id);
                 deposit.amount = Some(per_partner);

@@ -59,6 +59,7 @@ fn manager(funds: u64, target: u32, joinable: f64) -> ConnectionManager {
 
 fn channel(partner: Address, id: u64, ours: u64, theirs: u64) -> OpenChannel {
     OpenChannel {
+        partner_opened: false,
         partner,
         channel_id: ChannelId(id),
         our_deposit: amount(ours),
@@ -154,6 +155,7 @@ impl Net {
                     self.next_id += 1;
                     self.participants.insert(partner);
                     self.channels.push(OpenChannel {
+                        partner_opened: false,
                         partner,
                         channel_id: ChannelId(id),
                         our_deposit: deposit,

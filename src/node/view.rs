@@ -51,6 +51,8 @@ pub struct OurChannel {
     pub our_deposit: U256,
     /// The partner's total deposit.
     pub partner_deposit: U256,
+    /// The partner opened it (it is the event's `participant1`).
+    pub partner_opened: bool,
     /// Where it is in its life.
     pub phase: ChannelPhase,
 }
@@ -62,6 +64,7 @@ impl OurChannel {
             channel_id: self.id,
             our_deposit: self.our_deposit,
             partner_deposit: self.partner_deposit,
+            partner_opened: self.partner_opened,
         }
     }
 }
@@ -342,6 +345,7 @@ impl View {
                             partner,
                             our_deposit: U256::ZERO,
                             partner_deposit: U256::ZERO,
+                            partner_opened: participant1 == partner,
                             phase: ChannelPhase::Opened,
                         },
                     );

@@ -146,6 +146,8 @@ impl Engine<'_> {
                 channel_id: *id,
                 our_deposit: ours,
                 partner_deposit: theirs,
+                // Edges keep the event's participant1 as `a`: the opener.
+                partner_opened: edge.a == partner_index,
             })
         }));
     }

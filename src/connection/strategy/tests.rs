@@ -321,6 +321,7 @@ fn strategy_sampler_drives_the_connection_manager() {
     let funds = U256::from(100u64);
     let manager = ConnectionManager::new(ConnectionParams::with_funds(funds));
     let channels = [OpenChannel {
+        partner_opened: false,
         partner: address(19),
         channel_id: ChannelId(1),
         our_deposit: manager.per_partner(),
