@@ -12,6 +12,7 @@ mod decisions;
 mod error;
 mod executor;
 mod follower;
+mod refusal;
 pub mod store;
 mod transactions;
 pub mod view;
@@ -470,8 +471,13 @@ impl<C: Chain> Node<C> {
     /// disconnects) does not cut a join between two transactions.
     pub async fn join(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
         let node = self.clone();
-        self.bounded("join", async move { node.join_now(token, params).await })
-            .await
+        let result = self
+            .bounded("join", async move { node.join_now(token, params).await })
+            .await;
+        if let Err(error) = &result {
+            self.record_refusal(token, &params, error);
+        }
+        result
     }
 
     async fn join_now(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
