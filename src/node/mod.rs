@@ -294,6 +294,9 @@ pub struct ChannelSummary {
     pub channel: OurChannel,
 }
 
+/// A turn to take, one holder at a time (a token network's queue, a channel's settle).
+type Turn = Arc<tokio::sync::Mutex<()>>;
+
 pub(crate) struct Inner<C: Chain> {
     /// The chain's identity, head and answers, as the node watches them.
     watch: Mutex<chain_watch::ChainWatch>,
@@ -306,7 +309,7 @@ pub(crate) struct Inner<C: Chain> {
     queues: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
     /// One lock per channel being settled, so that a leave and a reaction to a close
     /// never both send `settleChannel` for it (the second would revert).
-    settles: Mutex<HashMap<(Address, crate::types::ChannelId), Arc<tokio::sync::Mutex<()>>>>,
+    settles: Mutex<HashMap<(Address, crate::types::ChannelId), Turn>>,
     rng: Mutex<ChaCha8Rng>,
     /// Held while a transaction is being signed, journaled and handed to the chain, so
     /// that a shutdown never cuts a submission in half.
