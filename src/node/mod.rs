@@ -14,6 +14,7 @@ mod error;
 mod executor;
 mod follower;
 mod plan;
+mod refusal;
 pub mod store;
 mod transactions;
 pub mod view;
@@ -318,6 +319,9 @@ pub struct GasReserveCheck {
     pub gas_price: U256,
 }
 
+/// A turn to take, one holder at a time (a token network's queue, a channel's settle).
+type Turn = Arc<tokio::sync::Mutex<()>>;
+
 pub(crate) struct Inner<C: Chain> {
     /// The chain's identity, head and answers, as the node watches them.
     watch: Mutex<chain_watch::ChainWatch>,
@@ -330,7 +334,7 @@ pub(crate) struct Inner<C: Chain> {
     queues: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
     /// One lock per channel being settled, so that a leave and a reaction to a close
     /// never both send `settleChannel` for it (the second would revert).
-    settles: Mutex<HashMap<(Address, crate::types::ChannelId), Arc<tokio::sync::Mutex<()>>>>,
+    settles: Mutex<HashMap<(Address, crate::types::ChannelId), Turn>>,
     rng: Mutex<ChaCha8Rng>,
     /// Held while a transaction is being signed, journaled and handed to the chain, so
     /// that a shutdown never cuts a submission in half.
@@ -500,8 +504,13 @@ impl<C: Chain> Node<C> {
     /// disconnects) does not cut a join between two transactions.
     pub async fn join(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
         let node = self.clone();
-        self.bounded("join", async move { node.join_now(token, params).await })
-            .await
+        let result = self
+            .bounded("join", async move { node.join_now(token, params).await })
+            .await;
+        if let Err(error) = &result {
+            self.record_refusal(token, &params, error);
+        }
+        result
     }
 
     async fn join_now(&self, token: Address, params: ConnectionParams) -> Result<(), NodeError> {
