@@ -519,6 +519,7 @@ impl<C: Chain> Node<C> {
         let queue = self.queue(token_network);
         let _turn = queue.lock().await;
         self.ensure_ready()?;
+        self.catch_up().await?;
         self.check_token_funds(token, token_network, &params)
             .await?;
         self.check_gas_reserve(Some((token_network, params)))
@@ -795,6 +796,15 @@ impl<C: Chain> Node<C> {
                 NodeError::Internal("the chain's identity changed while it was checked".into())
             }))
         }
+    }
+
+    /// Waits until the view has applied every block up to the chain's head as it is now,
+    /// so that a join (and its plan) decides on the participants of the latest blocks: a
+    /// follower one poll behind would otherwise choose among fewer, or open a channel
+    /// that a partner has just opened with us.
+    pub(crate) async fn catch_up(&self) -> Result<(), NodeError> {
+        let head = self.inner.chain.latest_block().await?.number;
+        self.wait_synced(head).await
     }
 
     /// The token network of `token`, asking the chain when the view has not seen it yet.

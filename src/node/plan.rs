@@ -91,6 +91,8 @@ impl<C: Chain> Node<C> {
     pub async fn plan(&self, token: Address, params: ConnectionParams) -> Result<Plan, NodeError> {
         self.ensure_ready()?;
         let token_network = self.require_token_network(token).await?;
+        // The view the PUT would decide on: every block up to the head.
+        self.catch_up().await?;
         self.check_token_funds(token, token_network, &params)
             .await?;
         let reserve = self.gas_reserve(Some((token_network, params))).await?;
@@ -237,8 +239,14 @@ fn planned(decision: &Decision) -> Option<PlannedAction> {
             ..
         } => (partner, total_deposit),
     };
+    // The plan speaks of transactions (SPEC §2.8: `open` or `deposit`); whether a deposit
+    // matches a partner's channel is in its reason.
+    let kind = match action {
+        Action::Open { .. } => DecisionKind::Open,
+        Action::Deposit { .. } => DecisionKind::Deposit,
+    };
     Some(PlannedAction {
-        kind: decision.kind,
+        kind,
         partner,
         deposit,
         reason: decision.reason(),
