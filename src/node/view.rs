@@ -114,6 +114,7 @@ impl NetworkState {
             our_channels: open,
             participants: &self.participants,
             token_balance,
+            totals: None,
         }
     }
 
@@ -133,6 +134,7 @@ impl NetworkState {
             our_channels: &open,
             participants: &self.participants,
             token_balance,
+            totals: None,
         };
         let kind = manager.params().partner_selection;
         match self.strategies.strategies().sampler(kind, rng) {
