@@ -71,6 +71,7 @@ fn join_decision(c: &mut Criterion) {
             our_channels: &[],
             participants: &participants,
             token_balance: U256::from(10u64.pow(18)),
+            totals: None,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(size);
         // The decision opens three channels; checked once, not timed.
@@ -116,6 +117,7 @@ fn partner_choice(c: &mut Criterion) {
             our_channels: &[],
             participants: &participants,
             token_balance: U256::from(10u64.pow(18)),
+            totals: None,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(size);
         for kind in StrategyKind::ALL {

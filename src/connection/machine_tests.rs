@@ -50,6 +50,7 @@ fn view<'a>(channels: &'a [OpenChannel], participants: &'a Participants) -> Netw
         our_channels: channels,
         participants,
         token_balance: U256::from(u64::MAX),
+        totals: None,
     }
 }
 

@@ -6,8 +6,11 @@
 //! [`super::leave`] (close, then settle).
 
 use super::RetryGate;
-use super::{others_in, ConnectionParams, Decision, DecisionInputs, DecisionKind, NetworkView};
-use crate::types::{BOOTSTRAP_ADDRESS, U256};
+use super::{
+    deposited_in, funded_in, others_in, ConnectionParams, Decision, DecisionInputs, DecisionKind,
+    NetworkView,
+};
+use crate::types::U256;
 
 /// The connection manager of one token network, as a state machine without I/O: chain
 /// events ([`super::Reaction`]) and transaction outcomes ([`super::Outcome`]) go in,
@@ -65,10 +68,10 @@ impl ConnectionManager {
 
     /// `min(funds − Σ our deposits in open channels, token balance)`.
     pub fn funds_remaining(&self, view: &NetworkView<'_>) -> U256 {
-        let deposited = view
-            .our_channels
-            .iter()
-            .fold(U256::ZERO, |sum, c| sum.saturating_add(c.our_deposit));
+        let deposited = match view.totals {
+            Some(totals) => totals.deposited,
+            None => deposited_in(view.our_channels),
+        };
         self.params
             .funds
             .saturating_sub(deposited)
@@ -78,10 +81,10 @@ impl ConnectionManager {
     /// Our channels, bootstrap excluded, whose deposit reaches the per-partner share.
     pub fn funded_channels(&self, view: &NetworkView<'_>) -> usize {
         let per_partner = self.per_partner();
-        view.our_channels
-            .iter()
-            .filter(|c| c.partner != BOOTSTRAP_ADDRESS && c.our_deposit >= per_partner)
-            .count()
+        match view.totals {
+            Some(totals) if totals.funded_at == per_partner => totals.funded,
+            _ => funded_in(view.our_channels, per_partner),
+        }
     }
 
     /// How many channels a join would still open: the target minus funded channels, at

@@ -69,6 +69,53 @@ pub struct NetworkView<'a> {
     pub participants: &'a Participants,
     /// Our token balance on chain.
     pub token_balance: U256,
+    /// Totals over `our_channels` kept by the runtime, or `None` (the node) for the policy
+    /// to compute them by walking `our_channels`. See [`ChannelTotals`].
+    pub totals: Option<ChannelTotals>,
+}
+
+/// The two totals over our open channels that the policy's rules are written in
+/// (`funds_remaining`, `funded_channels`), as a runtime may keep them while channels
+/// change instead of letting the policy walk `our_channels` on every call.
+///
+/// Why: in the growth simulator some strategies make hubs with 10^5 channels, and
+/// whether such a node wants a retry is asked on every block it is touched; walking its
+/// channels each time made a run quadratic. The node has a few channels per token
+/// network and leaves [`NetworkView::totals`] unset.
+///
+/// A runtime that sets them must keep them equal to [`ChannelTotals::of`] over the
+/// view's `our_channels` as the chain has them; the policy then reads only the totals
+/// where a total is all it needs (the retry test, the reactions, matching a partner's
+/// deposit), so such calls may be given only the channels they concern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelTotals {
+    /// Σ our deposit over our open channels (the bootstrap channel included).
+    pub deposited: U256,
+    /// Our open channels, the bootstrap channel excluded, whose deposit reaches
+    /// `funded_at`.
+    pub funded: usize,
+    /// The per-partner share `funded` was counted against. The policy uses `funded` only
+    /// when this is its own share, and otherwise walks `our_channels`.
+    pub funded_at: U256,
+}
+
+impl ChannelTotals {
+    /// The totals by walking `channels`, with `per_partner` as the funded share: what the
+    /// policy computes when a view has none.
+    pub fn of(channels: &[OpenChannel], per_partner: U256) -> Self {
+        Self {
+            deposited: deposited_in(channels),
+            funded: funded_in(channels, per_partner),
+            funded_at: per_partner,
+        }
+    }
+
+    /// Whether a channel in which we deposited `our_deposit` to `partner` counts as
+    /// funded against `per_partner`: the rule [`Self::of`] counts by, for a runtime
+    /// keeping `funded` one channel at a time.
+    pub fn counts_as_funded(partner: &Address, our_deposit: U256, per_partner: U256) -> bool {
+        *partner != BOOTSTRAP_ADDRESS && our_deposit >= per_partner
+    }
 }
 
 /// A step the policy wants taken.
@@ -134,6 +181,21 @@ impl<R: Rng + ?Sized> PartnerSampler for UniformSampler<'_, R> {
     }
 }
 
+/// Σ our deposit over `channels` ([`ChannelTotals::deposited`] by walking).
+fn deposited_in(channels: &[OpenChannel]) -> U256 {
+    channels
+        .iter()
+        .fold(U256::ZERO, |sum, c| sum.saturating_add(c.our_deposit))
+}
+
+/// The channels funded against `per_partner` ([`ChannelTotals::funded`] by walking).
+fn funded_in(channels: &[OpenChannel], per_partner: U256) -> usize {
+    channels
+        .iter()
+        .filter(|c| ChannelTotals::counts_as_funded(&c.partner, c.our_deposit, per_partner))
+        .count()
+}
+
 /// Participants other than us and the bootstrap placeholder.
 fn others_in(view: &NetworkView<'_>) -> usize {
     let mut others = view.participants.len();
@@ -150,3 +212,5 @@ fn others_in(view: &NetworkView<'_>) -> usize {
 mod machine_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod totals_tests;

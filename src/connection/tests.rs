@@ -137,6 +137,7 @@ impl Net {
             our_channels: &self.channels,
             participants: &self.participants,
             token_balance: self.balance,
+            totals: None,
         }
     }
 

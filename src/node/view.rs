@@ -117,6 +117,7 @@ impl NetworkState {
             our_channels: open,
             participants: &self.participants,
             token_balance,
+            totals: None,
         }
     }
 
@@ -136,6 +137,7 @@ impl NetworkState {
             our_channels: &open,
             participants: &self.participants,
             token_balance,
+            totals: None,
         };
         let kind = manager.params().partner_selection;
         match self.strategies.strategies().sampler(kind, rng) {

@@ -39,6 +39,8 @@ impl Engine<'_> {
                         self.nodes[side as usize].channels.push(channel_id);
                     }
                 }
+                self.channel_changed(a, b, None, Some(0));
+                self.channel_changed(b, a, None, Some(0));
                 self.observe_opened(participant1, participant2);
                 for side in [a, b] {
                     if side != BOOTSTRAP_INDEX {
@@ -56,14 +58,16 @@ impl Engine<'_> {
                 let Some(Some(edge)) = self.index.edges.get_mut(channel_id.0 as usize) else {
                     return;
                 };
-                let who = if self.index.index_of.get(&participant) == Some(&edge.a) {
-                    edge.deposit_a = total_deposit.get().saturating_to();
-                    edge.a
+                let new: u128 = total_deposit.get().saturating_to();
+                let (who, old) = if self.index.index_of.get(&participant) == Some(&edge.a) {
+                    (edge.a, std::mem::replace(&mut edge.deposit_a, new))
                 } else {
-                    edge.deposit_b = total_deposit.get().saturating_to();
-                    edge.b
+                    (edge.b, std::mem::replace(&mut edge.deposit_b, new))
                 };
                 let partner = edge.other(who);
+                if edge.open {
+                    self.channel_changed(who, partner, Some(old), Some(new));
+                }
                 if who != BOOTSTRAP_INDEX {
                     self.observe_capacity(who);
                     self.mark_dirty(who);
@@ -80,8 +84,13 @@ impl Engine<'_> {
                 let Some(Some(edge)) = self.index.edges.get_mut(channel_id.0 as usize) else {
                     return;
                 };
-                edge.open = false;
+                let was_open = std::mem::replace(&mut edge.open, false);
                 let (a, b) = (edge.a, edge.b);
+                let (deposit_a, deposit_b) = (edge.deposit_a, edge.deposit_b);
+                if was_open {
+                    self.channel_changed(a, b, Some(deposit_a), None);
+                    self.channel_changed(b, a, Some(deposit_b), None);
+                }
                 self.observe_closed(a, b);
                 for side in [a, b] {
                     if side != BOOTSTRAP_INDEX {
@@ -123,6 +132,11 @@ impl Engine<'_> {
                     return;
                 };
                 self.index.closed.remove(&channel_id);
+                if edge.open {
+                    // Settled without a close event seen: it stops counting now.
+                    self.channel_changed(edge.a, edge.b, Some(edge.deposit_a), None);
+                    self.channel_changed(edge.b, edge.a, Some(edge.deposit_b), None);
+                }
                 for side in [edge.a, edge.b] {
                     if side != BOOTSTRAP_INDEX {
                         self.nodes[side as usize]

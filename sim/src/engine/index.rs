@@ -3,7 +3,7 @@
 //! what the chain's events say, kept in the form the hot lookups need.
 
 use rustc_hash::FxHashMap as HashMap;
-use tokennet::connection::{OpenChannel, Participants};
+use tokennet::connection::{ChannelTotals, OpenChannel, Participants};
 use tokennet::types::{Address, ChannelId, BOOTSTRAP_ADDRESS, U256};
 
 use super::Engine;
@@ -123,33 +123,41 @@ impl Engine<'_> {
 
     fn fill_open_channels(&self, n: u32, out: &mut Vec<OpenChannel>) {
         let node = &self.nodes[n as usize];
-        out.extend(node.channels.iter().filter_map(|id| {
-            let edge = self.index.edge(id.0)?;
-            if !edge.open {
-                return None;
-            }
-            let (partner_index, ours, theirs) = if edge.a == n {
-                (
-                    edge.b,
-                    U256::from(edge.deposit_a),
-                    U256::from(edge.deposit_b),
-                )
-            } else {
-                (
-                    edge.a,
-                    U256::from(edge.deposit_b),
-                    U256::from(edge.deposit_a),
-                )
-            };
-            Some(OpenChannel {
-                partner: self.index.address_of(partner_index),
-                channel_id: *id,
-                our_deposit: ours,
-                partner_deposit: theirs,
-                // Edges keep the event's participant1 as `a`: the opener.
-                partner_opened: edge.a == partner_index,
-            })
-        }));
+        out.extend(
+            node.channels
+                .iter()
+                .filter_map(|id| self.open_channel(n, *id)),
+        );
+    }
+
+    /// Node `n`'s channel `id` as the manager sees it, if it is open and `n`'s: one
+    /// lookup, however many channels the node has.
+    pub(super) fn open_channel(&self, n: u32, id: ChannelId) -> Option<OpenChannel> {
+        let edge = self.index.edge(id.0)?;
+        if !edge.open || (edge.a != n && edge.b != n) {
+            return None;
+        }
+        let (partner_index, ours, theirs) = if edge.a == n {
+            (
+                edge.b,
+                U256::from(edge.deposit_a),
+                U256::from(edge.deposit_b),
+            )
+        } else {
+            (
+                edge.a,
+                U256::from(edge.deposit_b),
+                U256::from(edge.deposit_a),
+            )
+        };
+        Some(OpenChannel {
+            partner: self.index.address_of(partner_index),
+            channel_id: id,
+            our_deposit: ours,
+            partner_deposit: theirs,
+            // Edges keep the event's participant1 as `a`: the opener.
+            partner_opened: edge.a == partner_index,
+        })
     }
 
     /// Node `n`'s token balance on the ledger.
@@ -158,21 +166,75 @@ impl Engine<'_> {
             .token_balance(&self.token, &self.nodes[n as usize].address)
     }
 
-    /// The sum of node `n`'s deposits in its open channels.
+    /// The sum of node `n`'s deposits in its open channels, kept as they change: O(1)
+    /// for a node of any degree.
     pub(super) fn capacity_of(&self, n: u32) -> U256 {
-        self.nodes[n as usize]
-            .channels
-            .iter()
-            .filter_map(|id| self.index.edge(id.0))
-            .filter(|edge| edge.open)
-            .fold(U256::ZERO, |sum, edge| {
-                let ours = if edge.a == n {
-                    edge.deposit_a
-                } else {
-                    edge.deposit_b
-                };
-                sum + U256::from(ours)
-            })
+        let deposited = self.nodes[n as usize].deposited;
+        debug_assert_eq!(
+            deposited,
+            ChannelTotals::of(&self.open_channels_of(n), U256::ZERO).deposited,
+            "node {n}'s kept capacity"
+        );
+        deposited
+    }
+
+    /// Node `n`'s totals for its manager's views, kept as its channels change (O(1));
+    /// debug builds check them against the policy's own walk of its channels.
+    pub(super) fn totals_of(&self, n: u32) -> ChannelTotals {
+        let node = &self.nodes[n as usize];
+        let per_partner = node.manager.map(|m| m.per_partner()).unwrap_or_default();
+        let totals = ChannelTotals {
+            deposited: node.deposited,
+            funded: node.funded as usize,
+            funded_at: per_partner,
+        };
+        debug_assert!(
+            node.manager.is_none()
+                || totals == ChannelTotals::of(&self.open_channels_of(n), per_partner),
+            "node {n}'s kept totals {totals:?}"
+        );
+        totals
+    }
+
+    /// Keeps node `n`'s totals as one of its channels, with `partner`, changes: `old`
+    /// and `new` are our deposit in it while it is open, `None` while it is not.
+    pub(super) fn channel_changed(
+        &mut self,
+        n: u32,
+        partner: u32,
+        old: Option<u128>,
+        new: Option<u128>,
+    ) {
+        if n == BOOTSTRAP_INDEX {
+            return;
+        }
+        let partner = self.index.address_of(partner);
+        let node = &mut self.nodes[n as usize];
+        let per_partner = node.manager.map(|m| m.per_partner());
+        if let Some(old) = old {
+            node.deposited -= U256::from(old);
+            if per_partner.is_some_and(|share| {
+                ChannelTotals::counts_as_funded(&partner, U256::from(old), share)
+            }) {
+                node.funded -= 1;
+            }
+        }
+        if let Some(new) = new {
+            node.deposited += U256::from(new);
+            if per_partner.is_some_and(|share| {
+                ChannelTotals::counts_as_funded(&partner, U256::from(new), share)
+            }) {
+                node.funded += 1;
+            }
+        }
+    }
+
+    /// Counts node `n`'s funded channels once, when it gets its manager (and with it the
+    /// share they are counted against); [`Self::channel_changed`] keeps the count after.
+    pub(super) fn count_funded(&mut self, n: u32, open: &[OpenChannel]) {
+        let node = &mut self.nodes[n as usize];
+        let per_partner = node.manager.map(|m| m.per_partner()).unwrap_or_default();
+        node.funded = ChannelTotals::of(open, per_partner).funded as u32;
     }
 
     /// Notes that a node's channels changed: whether it wants partners is decided once,

@@ -9,7 +9,9 @@
 //!   other as the node's per-token-network queue runs its calls;
 //! - [`blocks`]: transactions included at the first block after their latency, in nonce
 //!   order, gas paid from the node's ETH;
-//! - [`index`] and [`events`]: the chain's events applied to the engine's indexes;
+//! - [`index`] and [`events`]: the chain's events applied to the engine's indexes, and
+//!   each node's totals (capacity, funded channels) kept as its channels change, so that
+//!   no event costs more for a hub than for a node with three channels;
 //! - [`manager`]: the connection-manager driver, which asks each node's manager and
 //!   turns its actions into transactions, and runs a block's reactions once it is mined;
 //! - [`strategies`]: the partner-selection strategies of the run;

@@ -75,6 +75,12 @@ pub(super) struct SimNode {
     pub(super) manager: Option<ConnectionManager>,
     /// Our channels not yet settled (open or closed).
     pub(super) channels: Vec<ChannelId>,
+    /// Σ our deposits in our open channels (its capacity), kept as channels change so that
+    /// no event walks the channels of a hub ([`tokennet::connection::ChannelTotals`]).
+    pub(super) deposited: U256,
+    /// Our open channels funded against the manager's per-partner share, kept likewise
+    /// once the node has a manager (counted once at the join).
+    pub(super) funded: u32,
     /// Position in the node's partner-choice stream: the generator itself (hundreds of
     /// bytes) is rebuilt from the seed and the address when needed, so that a million
     /// nodes do not carry a million generators.
@@ -108,6 +114,8 @@ impl SimNode {
             state: NodeState::Waiting,
             manager: None,
             channels: Vec::new(),
+            deposited: U256::ZERO,
+            funded: 0,
             rng_position: 0,
             queue: VecDeque::new(),
             in_flight: 0,

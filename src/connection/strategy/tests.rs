@@ -332,6 +332,7 @@ fn strategy_sampler_drives_the_connection_manager() {
         our_channels: &channels,
         participants: &p,
         token_balance: funds,
+        totals: None,
     };
     let wanted = manager.channels_to_open(&view) as usize;
     assert!(wanted > 0);
