@@ -935,16 +935,7 @@ impl Store {
         let rows: Vec<Row> = self.rows(
             "SELECT hash, nonce, purpose, outcome, replaces, fees FROM journal ORDER BY rowid",
             [],
-            |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                ))
-            },
+            |row| row.try_into(),
         )?;
         rows.into_iter()
             .map(|(hash, nonce, purpose, outcome, replaces, fees)| {

@@ -212,21 +212,7 @@ impl Store {
              FROM decisions WHERE token_network = ?1 AND id < ?2
              ORDER BY id DESC LIMIT ?3",
             params![checksummed(&token_network), before, limit],
-            |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                    row.get(7)?,
-                    row.get(8)?,
-                    row.get(9)?,
-                    row.get(10)?,
-                ))
-            },
+            |row| row.try_into(),
         )?;
         rows.into_iter().map(|row| self.decision(row)).collect()
     }
